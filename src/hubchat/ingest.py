@@ -1,0 +1,188 @@
+"""Incremental ingestion: corpus files -> articles -> chunks -> vectors -> store, then the lexical index.
+
+An article is re-embedded only when its file's bytes or the chunking settings changed. Unchanged files are
+recognised from their hash without being parsed. The store is updated article by article, so a run killed
+at any point leaves a usable index that the next run completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hubchat.chunking import chunk_article, embedding_text
+from hubchat.config import Settings
+from hubchat.corpus import FORMAT_PREFERENCE, Skipped, UnreadableFile, iter_sources, parse_source
+from hubchat.schema import Article, Chunk, IngestSummary
+from hubchat.store import ChunkStore
+
+log = logging.getLogger(__name__)
+
+# Bump when chunking or metadata logic changes in a way that should re-embed every article.
+PIPELINE_VERSION = 1
+# Chunks embedded per batch group: large enough to keep the embedder busy, small enough to write often.
+GROUP_CHUNKS = 64
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def version_key(source_hash: str, settings: Settings, embedding_name: str) -> str:
+    """Identifies one version of an article's chunks: file bytes + chunking settings + embedding model."""
+    recipe = json.dumps(
+        {"v": PIPELINE_VERSION, "chunking": settings.chunking.model_dump(), "embedding": embedding_name}, sort_keys=True
+    )
+    return hashlib.sha256(f"{source_hash}\n{recipe}".encode()).hexdigest()[:16]
+
+
+def _format_of(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    return "markdown" if suffix in (".md", ".markdown") else "html" if suffix in (".html", ".htm") else "text"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    article_id: str
+    source_path: str
+    format: str
+    article: Article | None  # None: unchanged, nothing to do
+
+
+def ingest(
+    settings: Settings,
+    store: ChunkStore,
+    embeddings,
+    *,
+    corpus_dir: Path | None = None,
+    rebuild: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestSummary:
+    """Bring the store up to date with the corpus folder.
+
+    Args:
+        settings: chunking sizes and file limits.
+        store: where chunks go; its lexical index is refreshed at the end.
+        embeddings: has `embed_array(texts) -> np.ndarray` (or LangChain's embed_documents) and `name`.
+        corpus_dir: the folder to read (default: settings.corpus.path).
+        rebuild: drop the index first and embed everything again.
+        progress: called as progress(stage, done, total) while scanning and embedding.
+
+    Returns:
+        The summary: articles added, updated, deleted, unchanged, skipped (with reasons), chunk counts, seconds.
+    """
+    started = time.perf_counter()
+    root = Path(corpus_dir or settings.corpus.path)
+    if not root.is_dir():
+        from hubchat.errors import InputError
+
+        raise InputError(f"corpus folder not found: {root}")
+    report = progress or (lambda stage, done, total: None)
+    name = getattr(embeddings, "name", type(embeddings).__name__)
+    if rebuild:
+        store.reset()
+    states = store.article_states()
+    complete = {(s.source_path, s.version_key): s.article_id for s in states.values() if s.complete}
+
+    candidates: list[_Candidate] = []
+    skipped: list[Skipped] = []
+    sources = list(iter_sources(root, settings.corpus.max_file_bytes))
+    for i, (path, item) in enumerate(sources, 1):
+        report("scan", i, len(sources))
+        if isinstance(item, Skipped):
+            skipped.append(item)
+            continue
+        key = version_key(item.sha256, settings, name)
+        known = complete.get((item.rel_path, key))
+        if known is not None:
+            candidates.append(_Candidate(known, item.rel_path, _format_of(item.rel_path), None))
+            continue
+        try:
+            article = parse_source(item)
+        except UnreadableFile as exc:
+            skipped.append(Skipped(item.rel_path, str(exc)))
+            continue
+        candidates.append(_Candidate(article.id, item.rel_path, article.format, article))
+
+    chosen: dict[str, _Candidate] = {}
+    for cand in candidates:
+        best = chosen.get(cand.article_id)
+        if best is None or (FORMAT_PREFERENCE[cand.format], cand.source_path) < (FORMAT_PREFERENCE[best.format], best.source_path):
+            chosen[cand.article_id] = cand
+    for cand in candidates:
+        if chosen[cand.article_id] is not cand:
+            winner = chosen[cand.article_id].source_path
+            skipped.append(Skipped(cand.source_path, f"duplicate of article {cand.article_id} (indexed from {winner})"))
+
+    to_write = [c.article for c in chosen.values() if c.article is not None]
+    unchanged = [c for c in chosen.values() if c.article is None]
+    deleted = sorted(set(states) - set(chosen))
+    for article_id in deleted:
+        store.delete_article(article_id)
+    # Leftovers of an interrupted update of an otherwise unchanged article.
+    for cand in unchanged:
+        if states[cand.article_id].stale_ids:
+            store.delete_chunks(states[cand.article_id].stale_ids)
+
+    added, updated, written = _embed_and_write(to_write, states, settings, store, embeddings, name, report)
+
+    changed = bool(deleted or added or updated or rebuild)
+    store.sync_lexical(force=changed)
+    return IngestSummary(
+        added=tuple(sorted(added)),
+        updated=tuple(sorted(updated)),
+        deleted=tuple(deleted),
+        unchanged=len(unchanged),
+        skipped=tuple(sorted((s.rel_path, s.reason) for s in skipped)),
+        chunks_written=written,
+        chunks_total=store.count(),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _embed(embeddings, texts: list[str]):
+    if hasattr(embeddings, "embed_array"):
+        return embeddings.embed_array(texts)
+    import numpy as np
+
+    return np.asarray(embeddings.embed_documents(texts), dtype="float32")
+
+
+def _embed_and_write(articles, states, settings, store, embeddings, name, report) -> tuple[list[str], list[str], int]:
+    """Chunk, embed in groups of about GROUP_CHUNKS chunks, and write each article as soon as it is embedded."""
+    added: list[str] = []
+    updated: list[str] = []
+    chunked: list[tuple[Article, list[Chunk], str]] = []
+    for article in articles:
+        key = version_key(article.source_hash, settings, name)
+        chunks = chunk_article(article, settings.chunking, version_key=key)
+        if chunks:
+            chunked.append((article, chunks, key))
+    total = sum(len(c) for _, c, _ in chunked)
+    done = 0
+    report("embed", 0, total)
+    group: list[tuple[Article, list[Chunk], str]] = []
+
+    def flush() -> None:
+        nonlocal done
+        texts = [embedding_text(c) for _, chunks, _ in group for c in chunks]
+        vectors = _embed(embeddings, texts)
+        offset = 0
+        for article, chunks, key in group:
+            store.write_article(chunks, vectors[offset:offset + len(chunks)], source_path=article.source_path, version_key=key)
+            offset += len(chunks)
+            (updated if article.id in states else added).append(article.id)
+            done += len(chunks)
+            report("embed", done, total)
+        group.clear()
+
+    for item in chunked:
+        group.append(item)
+        if sum(len(c) for _, c, _ in group) >= GROUP_CHUNKS:
+            flush()
+    if group:
+        flush()
+    return added, updated, total

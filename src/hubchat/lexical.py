@@ -1,0 +1,158 @@
+"""The persisted BM25 index over chunks (bm25s, English stop words, Snowball stemming).
+
+It is built from exactly the chunks in Chroma and saved with a fingerprint of their ids, so a reader can
+tell at start-up whether it still matches the vector store; it is never rebuilt per query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from hubchat.schema import Chunk
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased word tokens, English stop words removed, Snowball-stemmed."""
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def fingerprint(chunk_ids: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for cid in sorted(chunk_ids):
+        digest.update(cid.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """Title and headings are searched along with the text: a question often names them."""
+    return " ".join((chunk.title, *chunk.heading_path, chunk.text))
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of chunks.
+
+    Args:
+        chunks: the chunks indexed, in index order.
+        retriever: a built bm25s.BM25 over those chunks (None when there are no chunks).
+    """
+
+    def __init__(self, chunks: Sequence[Chunk], retriever: bm25s.BM25 | None):
+        self.chunks = list(chunks)
+        self.retriever = retriever
+        self.ids = [c.id for c in self.chunks]
+        self.position = {cid: i for i, cid in enumerate(self.ids)}
+        self.fingerprint = fingerprint(self.ids)
+
+    @classmethod
+    def build(cls, chunks: Sequence[Chunk]) -> "LexicalIndex":
+        chunks = list(chunks)
+        if not chunks:
+            return cls([], None)
+        retriever = bm25s.BM25(k1=1.2, b=0.75)
+        retriever.index(tokenize([lexical_text(c) for c in chunks]), show_progress=False)
+        return cls(chunks, retriever)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
+        """Top-k chunks by BM25 score; chunks with a zero score (no query term) are never returned.
+
+        Args:
+            mask: optional 0/1 array over the index order; 0 excludes a chunk (metadata filters).
+        """
+        if self.retriever is None or k <= 0:
+            return []
+        tokens = [t for t in tokenize([query])[0] if t in self.retriever.vocab_dict]
+        if not tokens:
+            return []
+        scores = self.retriever.get_scores(tokens)
+        if mask is not None:
+            scores = scores * mask
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.chunks[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, directory: Path) -> None:
+        """Write atomically: a reader sees the old index or the new one, never half of one."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".lexical-", dir=directory.parent))
+        try:
+            if self.retriever is not None:
+                self.retriever.save(str(tmp / "bm25"))
+            with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
+                for c in self.chunks:
+                    fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+            (tmp / "meta.json").write_text(
+                json.dumps({"format": FORMAT_VERSION, "fingerprint": self.fingerprint, "chunks": len(self.chunks)}),
+                encoding="utf-8",
+            )
+            for path in tmp.rglob("*"):
+                if path.is_file():
+                    with open(path, "rb") as fh:
+                        os.fsync(fh.fileno())
+            old = directory.with_name(directory.name + ".old")
+            if old.exists():
+                shutil.rmtree(old)
+            if directory.exists():
+                os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> "LexicalIndex | None":
+        """The saved index, or None if there is none or it cannot be read (the caller rebuilds it)."""
+        directory = Path(directory)
+        if not (directory / "meta.json").is_file():
+            old = directory.with_name(directory.name + ".old")
+            if (old / "meta.json").is_file():  # a crash between the two renames of save()
+                directory = old
+            else:
+                return None
+        try:
+            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT_VERSION:
+                return None
+            chunks = []
+            with open(directory / "chunks.jsonl", encoding="utf-8") as fh:
+                for line in fh:
+                    raw = json.loads(line)
+                    raw["heading_path"] = tuple(raw["heading_path"])
+                    raw["tags"] = tuple(raw["tags"])
+                    chunks.append(Chunk(**raw))
+            retriever = bm25s.BM25.load(str(directory / "bm25")) if chunks else None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("lexical index at %s is unreadable (%s); it will be rebuilt", directory, exc)
+            return None
+        index = cls(chunks, retriever)
+        if index.fingerprint != meta.get("fingerprint"):
+            return None
+        return index

@@ -1,0 +1,297 @@
+"""How well a passage supports a claim: sentence splitting, content terms, and the best-supporting span.
+
+The support score of a claim against a span of a passage is, in [0, 1]:
+
+    lexical    = recall            (share of the claim's content terms found in the span or the passage's title
+                                    and headings; terms are Snowball stems of non-stop words, and numbers)
+    key_factor = key_recall ** 2   (share of the claim's key terms found there; 1 if the claim has none)
+    score      = key_factor * recall                                  without an embedder
+    score      = key_factor * (0.5 * recall + 0.5 * cos_scaled)       with one, where
+    cos_scaled = clip((cos(claim, span) - 0.30) / 0.45, 0, 1)
+
+Key terms are numbers written with digits and names (capitalised words that do not start the sentence): a claim
+whose number or name the passage does not contain is not supported by it however much else matches, so a wrong
+year zeroes the score of an otherwise identical sentence. Cosine similarity sees paraphrase but not numbers, which
+is why the key factor multiplies it too. MiniLM puts unrelated sentences of one field at about 0.3 and close
+paraphrases at 0.6 to 0.85, hence the rescaling.
+
+Spans are one sentence of the passage, or two consecutive sentences when the second one adds at least
+`PAIR_MARGIN` to the better of the two alone. A pair's embedding is the normalised sum of its sentences'
+embeddings (mean pooling makes that close to embedding the joined text, at half the cost).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from hubchat.schema import Passage
+
+Embed = Callable[[list[str]], np.ndarray]
+
+COS_FLOOR = 0.30
+COS_CEILING = 0.75
+EMBED_WEIGHT = 0.5
+PAIR_MARGIN = 0.05
+
+# Function words, plus words that only say where a claim comes from ("according to the article").
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are aren as at be because been before being below
+    between both but by can cannot could couldn did didn do does doesn doing don down during each either etc even
+    ever every few for from further had hadn has hasn have haven having he her here hers herself him himself his how
+    however i if in into is isn it its itself just let ll me might more most much must mustn my myself neither nor
+    now of off on once only or other our ours ourselves out over own per quite rather re same shall she should
+    shouldn so some such than that the their theirs them themselves then there these they this those through thus
+    to too under until up upon us ve very via was wasn we well were weren what when where whether which while who
+    whom whose why will with within without won would wouldn yet you your yours yourself yourselves
+    according article articles passage passages author says said mentions mentioned notes explains describes
+    """.split()
+)
+
+NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+     "hundred": "100", "thousand": "1000", "dozen": "12"}
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+")
+_BULLET = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+")
+_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t:|-]+\|[ \t:|-]*$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A sentence-like unit of a text: `text[start:end]`, trimmed.
+
+    Attributes:
+        kind: "sentence" (prose or a list item's sentence), "heading", "table" (one row) or "code" (a fenced block).
+    """
+
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The content terms of a claim: `content` must be found for recall, `keys` must be found at all."""
+
+    content: frozenset[str]
+    keys: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def split_sentences(text: str) -> list[Segment]:
+    """Sentences of a Markdown-ish text, with exact offsets.
+
+    Blank lines, headings, list items and table rows always end a sentence; inside a paragraph pysbd decides.
+    List bullets and heading hashes are left out of the spans; a fenced code block is one segment.
+    """
+    segments: list[Segment] = []
+    para: list[int] = []  # [start, end) of the paragraph being collected
+
+    def flush() -> None:
+        if para:
+            segments.extend(_prose(text, para[0], para[1]))
+            para.clear()
+
+    pos = 0
+    fence_start = None
+    for line in text.splitlines(keepends=True):
+        start, end = pos, pos + len(line.rstrip("\r\n"))
+        pos += len(line)
+        if fence_start is not None:
+            if _FENCE.match(line):
+                segments.append(Segment(fence_start, end, "code"))
+                fence_start = None
+            continue
+        if _FENCE.match(line):
+            flush()
+            fence_start = start + len(line) - len(line.lstrip())
+        elif not line.strip():
+            flush()
+        elif m := _HEADING.match(line):
+            flush()
+            segments.append(Segment(start + m.end(), start + len(line.rstrip()), "heading"))
+        elif line.lstrip().startswith("|"):
+            flush()
+            if not _TABLE_RULE.match(line.rstrip("\r\n")):
+                segments.append(Segment(start + len(line) - len(line.lstrip()), start + len(line.rstrip()), "table"))
+        elif m := _BULLET.match(line):
+            flush()
+            para[:] = [start + m.end(), end]
+        elif para:
+            para[1] = end
+        else:
+            para[:] = [start + len(line) - len(line.lstrip()), end]
+    if fence_start is not None:  # an unclosed fence runs to the end
+        segments.append(Segment(fence_start, len(text.rstrip()), "code"))
+    flush()
+    return sorted((s for s in segments if s.end > s.start), key=lambda s: s.start)
+
+
+def _prose(text: str, start: int, end: int) -> list[Segment]:
+    # Newlines become spaces (same length), so offsets found in `flat` are offsets in `text`.
+    flat = text[start:end].replace("\r", " ").replace("\n", " ")
+    out: list[Segment] = []
+    cursor = 0
+    for piece in _segmenter().segment(flat):
+        piece = piece.strip()
+        if not piece:
+            continue
+        found = flat.find(piece, cursor)
+        if found < 0:  # pysbd changed the text: keep the rest as one sentence rather than lose offsets
+            rest = flat[cursor:].strip()
+            if rest:
+                at = flat.find(rest, cursor)
+                out.append(Segment(start + at, start + at + len(rest), "sentence"))
+            return out
+        out.append(Segment(start + found, start + found + len(piece), "sentence"))
+        cursor = found + len(piece)
+    return out
+
+
+def tokens(text: str) -> list[tuple[str, bool, bool]]:
+    """(term, is_digit_number, is_name) for each word or number of `text`, stop words dropped.
+
+    Words are lower-cased Snowball stems; numbers lose thousands separators; number words become digits (but are
+    not keys: "one" is too often not a count). A name is a capitalised word that is not the text's first word.
+    """
+    out: list[tuple[str, bool, bool]] = []
+    words: list[tuple[int, str]] = []
+    for n, m in enumerate(_TOKEN.finditer(text)):
+        raw = m.group()
+        if raw[0].isdigit():
+            out.append((_number(raw), True, False))
+            continue
+        low = raw.lower()
+        if low in NUMBER_WORDS:
+            out.append((NUMBER_WORDS[low], False, False))
+        elif len(low) > 1 and low not in STOP_WORDS:
+            words.append((len(out), low))
+            out.append((low, False, n > 0 and raw[0].isupper()))
+    stems = _stemmer().stemWords([w for _, w in words])
+    for (i, _), stem in zip(words, stems):
+        out[i] = (stem, False, out[i][2])
+    return out
+
+
+def _number(raw: str) -> str:
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", raw):
+        raw = raw.replace(",", "")
+    return raw
+
+
+def term_set(text: str) -> frozenset[str]:
+    """Every content term of `text` (what a span offers as evidence)."""
+    return frozenset(t for t, _, _ in tokens(text))
+
+
+def claim_terms(claim: str) -> Terms:
+    """Content terms of a claim, and its key terms: numbers written with digits, and names."""
+    toks = tokens(claim)
+    return Terms(frozenset(t for t, _, _ in toks), frozenset(t for t, is_number, is_name in toks if is_number or is_name))
+
+
+def score(terms: Terms, evidence: frozenset[str], cos: float | None = None) -> float:
+    """Support of a claim by evidence terms (and the claim/span cosine, if embedded); see the module docstring."""
+    if not terms.content:
+        return 0.0
+    recall = len(terms.content & evidence) / len(terms.content)
+    key_factor = (len(terms.keys & evidence) / len(terms.keys)) ** 2 if terms.keys else 1.0
+    if cos is None:
+        return key_factor * recall
+    scaled = min(1.0, max(0.0, (cos - COS_FLOOR) / (COS_CEILING - COS_FLOOR)))
+    return key_factor * ((1 - EMBED_WEIGHT) * recall + EMBED_WEIGHT * scaled)
+
+
+@dataclass(frozen=True)
+class PassageSentences:
+    """A passage cut into sentences, with the terms each offers and the context terms of its title and headings."""
+
+    passage: Passage
+    segments: tuple[Segment, ...]  # offsets inside chunk.text
+    terms: tuple[frozenset[str], ...]
+    context: frozenset[str]
+
+
+def passage_sentences(passage: Passage) -> PassageSentences:
+    chunk = passage.chunk
+    segments = tuple(split_sentences(chunk.text))
+    terms = tuple(term_set(chunk.text[s.start : s.end]) for s in segments)
+    context = term_set(" ".join((chunk.title, *chunk.heading_path)))
+    return PassageSentences(passage, segments, terms, context)
+
+
+@dataclass(frozen=True)
+class Span:
+    """The best-supporting window of a passage: offsets inside chunk.text, its evidence terms and its score."""
+
+    start: int
+    end: int
+    evidence: frozenset[str]
+    score: float
+
+
+def best_span(
+    terms: Terms, sentences: PassageSentences, claim_vec: np.ndarray | None = None, sentence_vecs: np.ndarray | None = None
+) -> Span:
+    """The sentence or pair of consecutive sentences of a passage that best supports the claim.
+
+    Ties go to the earlier window; a pair must beat its better sentence by `PAIR_MARGIN`.
+    """
+    segs = sentences.segments
+    if not segs:
+        return Span(0, 0, sentences.context, 0.0)
+    use_cos = claim_vec is not None and sentence_vecs is not None
+
+    def window(i: int, j: int) -> Span:  # sentences i..j inclusive
+        evidence = sentences.context.union(*sentences.terms[i : j + 1])
+        cos = None
+        if use_cos:
+            vec = sentence_vecs[i : j + 1].sum(axis=0)
+            cos = float(claim_vec @ vec) / max(float(np.linalg.norm(vec)), 1e-12)
+        return Span(segs[i].start, segs[j].end, evidence, score(terms, evidence, cos))
+
+    singles = [window(i, i) for i in range(len(segs))]
+    best = singles[0]
+    for i, single in enumerate(singles):
+        if single.score > best.score:
+            best = single
+        if i + 1 < len(segs):
+            pair = window(i, i + 1)
+            if pair.score >= max(single.score, singles[i + 1].score) + PAIR_MARGIN and pair.score > best.score:
+                best = pair
+    return best
+
+
+def embed_rows(embed: Embed, texts: list[str]) -> np.ndarray:
+    """Call `embed` once and check it returned one row per text."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    vecs = np.asarray(embed(texts), dtype=np.float32)
+    if vecs.ndim != 2 or vecs.shape[0] != len(texts):
+        raise ValueError(f"embed returned an array of shape {vecs.shape} for {len(texts)} texts")
+    return vecs
