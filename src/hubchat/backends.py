@@ -13,6 +13,7 @@ Nothing here counts tokens: `ChatOpenAI.get_num_tokens*` would load tiktoken enc
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from hubchat.errors import BackendError, ConfigError, HubchatError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+logger = logging.getLogger(__name__)
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers ignore the key, but the openai client refuses to run without one.
@@ -94,25 +97,25 @@ def check_backend(settings: ChatSettings, *, start_local: bool = False) -> None:
     if settings.backend == "extractive":
         return
     if settings.backend == "local" and not start_local:
-        from hubchat.llama_server import running_server
+        from hubchat.llama_server import require_model_file, running_server
 
         path = _local_model_path(settings)
         if running_server(path) is None:
+            require_model_file(path)  # all a status check can say without loading the model
             return
     endpoint = _resolve_endpoint(settings)
     import openai
 
-    client = openai.OpenAI(
-        base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=min(settings.timeout_s, _PROBE_TIMEOUT_S), max_retries=0
-    )
+    probe = settings.model_copy(update={"timeout_s": min(settings.timeout_s, _PROBE_TIMEOUT_S)})
+    client = openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=probe.timeout_s, max_retries=0)
     try:
-        served = [model.id for model in client.models.list()]
-    except Exception as exc:
-        raise describe_backend_failure(exc, settings) from None
+        with backend_errors(probe):
+            served = [model.id for model in client.models.list()]
     finally:
         client.close()
     # llama.cpp answers to any model name (it serves one file); elsewhere a wrong name fails every question.
-    if settings.backend != "local" and settings.model not in served:
+    # Ollama lists "name:latest" for a model asked for as "name".
+    if settings.backend != "local" and not {settings.model, f"{settings.model}:latest"} & set(served):
         shown = ", ".join(sorted(served)[:10]) or "none"
         raise BackendError(
             f"The chat backend at {_display_url(endpoint.base_url)} does not serve the model {settings.model!r} "
@@ -210,6 +213,7 @@ def backend_errors(settings: ChatSettings) -> Iterator[None]:
     except Exception as exc:
         if not _is_backend_failure(exc):
             raise
+        logger.debug("chat backend call failed", exc_info=True)
         raise describe_backend_failure(exc, settings) from None
 
 
@@ -298,10 +302,14 @@ def _url_for_messages(settings: ChatSettings) -> str:
         case "local":
             from hubchat.llama_server import running_server
 
-            try:
-                server = running_server(_local_model_path(settings))
-            except HubchatError:
-                server = None
+            # Not _local_model_path(): on an error path, never assemble the 1.1 GB default model.
+            if settings.model_path is not None:
+                path = Path(settings.model_path)
+            else:
+                from hubchat.modelfiles import CHAT_MODEL_FILE
+
+                path = Path(settings.model_cache_dir) / CHAT_MODEL_FILE
+            server = running_server(path)
             return server.base_url if server is not None else "the local model server"
         case "openai":
             return _display_url((settings.base_url or OPENAI_BASE_URL).rstrip("/"))

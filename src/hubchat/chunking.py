@@ -74,10 +74,13 @@ def _blocks(text: str) -> list[tuple[int, int]]:
             if start is not None:
                 blocks.append((start, pos))
                 start = None
+        elif not in_fence and _HEADING.match(line.rstrip("\n")):
+            # A heading is a block of its own even when text follows it on the next line.
+            if start is not None:
+                blocks.append((start, pos))
+            blocks.append((pos, pos + len(line)))
+            start = None
         elif start is None:
-            start = pos
-        elif _HEADING.match(line.rstrip("\n")) and not in_fence:
-            blocks.append((start, pos))
             start = pos
         pos += len(line)
     if start is not None:
@@ -157,11 +160,19 @@ def chunk_article(
         full = current_tokens + size > settings.target_tokens
         # A new section starts a new chunk once the current one has some substance; tiny sections merge forward.
         if current and ((starts_section and current_tokens >= settings.target_tokens // 2) or full):
-            groups.append(current)
-            current, current_tokens = _overlap(current, units, sizes, settings.overlap_tokens) if not starts_section else ([], 0)
-            # Never let overlap plus the next unit exceed the hard maximum.
-            while current and current_tokens + size > settings.max_tokens:
-                current_tokens -= sizes[current.pop(0)]
+            # Headings at the end of a chunk belong to the text below them: move them to the next chunk.
+            headings: list[int] = []
+            while current and units[current[-1]].kind == "heading":
+                headings.insert(0, current.pop())
+            if current:
+                groups.append(current)
+            if headings or starts_section:
+                current, current_tokens = headings, sum(sizes[j] for j in headings)
+            else:
+                current, current_tokens = _overlap(current, units, sizes, settings.overlap_tokens)
+                # Never let overlap plus the next unit exceed the hard maximum.
+                while current and current_tokens + size > settings.max_tokens:
+                    current_tokens -= sizes[current.pop(0)]
         current.append(i)
         current_tokens += size
     if current and not (groups and set(current) <= set(groups[-1])):

@@ -114,6 +114,14 @@ def _as_tags(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t.strip().lower() for t in items if t.strip()))
 
 
+_MD_LINK = re.compile(r"!?\[([^\]\n]+)\]\((?:[^()\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def strip_links(text: str) -> str:
+    """Keep a Markdown link's words, drop its target: readers see the words, and [..] must not look like a citation."""
+    return _MD_LINK.sub(r"\1", text)
+
+
 def _strip_title_heading(body: str, title: str) -> str:
     """Drop a leading '# Title' line: the title is metadata, not body text."""
     match = re.match(r"\s*#\s+(.+)\n", body)
@@ -122,18 +130,36 @@ def _strip_title_heading(body: str, title: str) -> str:
     return body
 
 
-def parse_markdown(src: SourceFile) -> Article:
-    text = _decode(src.data)
+def _front_matter(text: str) -> tuple[dict, str]:
+    """(metadata, body) of a Markdown file.
+
+    Done here rather than with `frontmatter.loads`, which silently takes a front matter block that is not a
+    mapping, or one that is never closed, as no front matter at all (its raw lines would become article text).
+    """
+    text = text.strip()
+    handler = frontmatter.detect_format(text, frontmatter.handlers)
+    if handler is None:
+        return {}, text
     try:
-        post = frontmatter.loads(text)
+        fm, content = handler.split(text)
+    except ValueError:
+        raise UnreadableFile(f"malformed front matter: no closing '{handler.END_DELIMITER}' line") from None
+    try:
+        meta = handler.load(fm)
     except (yaml.YAMLError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnreadableFile(f"malformed front matter: {first}") from None
-    meta = post.metadata
+    if meta is None:
+        meta = {}
     if not isinstance(meta, dict):
-        raise UnreadableFile("malformed front matter: not a mapping")
+        raise UnreadableFile(f"malformed front matter: expected 'key: value' lines, got a {type(meta).__name__}")
+    return meta, content
+
+
+def parse_markdown(src: SourceFile) -> Article:
+    meta, content = _front_matter(_decode(src.data))
     title = str(meta.get("title") or "").strip() or Path(src.rel_path).stem.replace("-", " ").title()
-    body = clean_text(_strip_title_heading(post.content, title))
+    body = clean_text(strip_links(_strip_title_heading(content, title)))
     if not body.strip():
         raise UnreadableFile("no article text after the front matter")
     url = str(meta.get("url") or "").strip()
@@ -152,6 +178,14 @@ def parse_markdown(src: SourceFile) -> Article:
     )
 
 
+def _site_path(url: str) -> str:
+    """The site path of a canonical link: `https://site/guides/x/` and `/guides/x` name the same article."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path if "://" in url else url.split("#", 1)[0].split("?", 1)[0]
+    return path.rstrip("/") or "/"
+
+
 def _html_meta(html: str) -> dict[str, str]:
     """Canonical url and article metadata from <head>, which trafilatura does not return for relative links."""
     import lxml.html
@@ -162,8 +196,8 @@ def _html_meta(html: str) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     canonical = tree.xpath("//link[@rel='canonical']/@href")
-    if canonical:
-        out["url"] = canonical[0].strip()
+    if canonical and canonical[0].strip():
+        out["url"] = _site_path(canonical[0].strip())
     for key, xp in {
         "title": "//meta[@property='og:title']/@content",
         "date": "//meta[@property='article:published_time']/@content",

@@ -24,7 +24,7 @@ from hubchat.store import ChunkStore
 log = logging.getLogger(__name__)
 
 # Bump when chunking or metadata logic changes in a way that should re-embed every article.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 # Chunks embedded per batch group: large enough to keep the embedder busy, small enough to write often.
 GROUP_CHUNKS = 64
 
@@ -85,7 +85,9 @@ def ingest(
     if rebuild:
         store.reset()
     states = store.article_states()
-    complete = {(s.source_path, s.version_key): s.article_id for s in states.values() if s.complete}
+    # A full set of current chunks counts as done even beside another version's leftovers (a run killed between
+    # writing the new version and deleting the old one): the leftovers are deleted below, nothing is re-embedded.
+    complete = {(s.source_path, s.version_key): s.article_id for s in states.values() if len(s.chunk_ids) == s.expected_chunks}
 
     candidates: list[_Candidate] = []
     skipped: list[Skipped] = []

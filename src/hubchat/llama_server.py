@@ -115,11 +115,7 @@ class LlamaServer:
         with self._lock:
             if self._server is not None:
                 return self
-            if not self.model_path.is_file():
-                raise ModelNotAvailableError(
-                    f"chat model file not found: {self.model_path}. Set chat.model_path to an existing GGUF file, "
-                    "or unset it to use the packaged default model."
-                )
+            require_model_file(self.model_path)
             import xllamacpp  # heavy native module: only load it when a local model is really wanted
 
             began = time.perf_counter()
@@ -128,8 +124,8 @@ class LlamaServer:
             except RuntimeError as exc:
                 raise BackendError(
                     f"the local model server could not load {self.model_path} ({exc}). Is it a complete GGUF chat "
-                    f"model that fits in memory with n_ctx={self.n_ctx} x parallel={self.parallel}? Set log "
-                    "verbosity 3 to see llama.cpp's own explanation."
+                    f"model that fits in memory with n_ctx={self.n_ctx} x parallel={self.parallel}? llama.cpp's "
+                    "own explanation is on stderr (lines marked E)."
                 ) from None
             address = str(server.listening_address).rstrip("/")
             try:
@@ -174,6 +170,17 @@ class LlamaServer:
         params.cpuparams_batch.n_threads = self.threads
         params.verbosity = self.log_verbosity
         return params
+
+
+def require_model_file(model_path: str | Path) -> Path:
+    """The model file's path, or ModelNotAvailableError naming it and the setting to change."""
+    path = Path(model_path).expanduser()
+    if not path.is_file():
+        raise ModelNotAvailableError(
+            f"chat model file not found: {path}. Set chat.model_path to an existing GGUF file, "
+            "or unset it to use the packaged default model."
+        )
+    return path
 
 
 def _wait_until_ready(address: str, timeout_s: float, api_key: str | None) -> None:

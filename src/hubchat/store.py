@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ def _date_num(date: str) -> int:
         return 0
 
 
-def chunk_metadata(chunk: Chunk, *, source_path: str, version_key: str, n_chunks: int) -> dict:
+def chunk_metadata(chunk: Chunk, *, source_path: str, version_key: str, n_chunks: int, written_at: float = 0.0) -> dict:
     meta = {
         "article_id": chunk.article_id,
         "ordinal": chunk.ordinal,
@@ -66,6 +67,8 @@ def chunk_metadata(chunk: Chunk, *, source_path: str, version_key: str, n_chunks
         "source_path": source_path,
         "version_key": version_key,
         "n_chunks": n_chunks,
+        # When this version was written: after a crash mid-update, the newest complete version is the one to keep.
+        "written_at": written_at,
     }
     # One boolean key per tag: Chroma filters can test it directly.
     for tag in chunk.tags:
@@ -243,11 +246,18 @@ class ChunkStore:
             grouped.setdefault(meta["article_id"], []).append((cid, meta))
         states = {}
         for article_id, records in grouped.items():
-            # The newest version is the one with the most chunks present relative to its expected count.
+            # Keep a complete version over a partial one, then the most recently written one.
             by_version: dict[str, list[tuple[str, dict]]] = {}
             for cid, meta in records:
                 by_version.setdefault(meta["version_key"], []).append((cid, meta))
-            version, chosen = max(by_version.items(), key=lambda kv: (len(kv[1]) == kv[1][0][1]["n_chunks"], len(kv[1])))
+            version, chosen = max(
+                by_version.items(),
+                key=lambda kv: (
+                    len(kv[1]) == kv[1][0][1]["n_chunks"],
+                    max(float(m.get("written_at", 0.0)) for _, m in kv[1]),
+                    len(kv[1]),
+                ),
+            )
             stale = tuple(cid for v, recs in by_version.items() if v != version for cid, _ in recs)
             states[article_id] = ArticleState(
                 article_id=article_id,
@@ -275,11 +285,15 @@ class ChunkStore:
         if not chunks:
             return
         article_id = chunks[0].article_id
+        written_at = time.time()
         self.collection.upsert(
             ids=[c.id for c in chunks],
             documents=[c.text for c in chunks],
             embeddings=np.asarray(vectors, dtype=np.float32),
-            metadatas=[chunk_metadata(c, source_path=source_path, version_key=version_key, n_chunks=len(chunks)) for c in chunks],
+            metadatas=[
+                chunk_metadata(c, source_path=source_path, version_key=version_key, n_chunks=len(chunks), written_at=written_at)
+                for c in chunks
+            ],
         )
         keep = {c.id for c in chunks}
         existing = self.collection.get(where={"article_id": article_id}, include=[])["ids"]

@@ -2,28 +2,32 @@
 
 The support score of a claim against a span of a passage is, in [0, 1]:
 
-    lexical    = recall            (share of the claim's content terms found in the span or the passage's title
-                                    and headings; terms are Snowball stems of non-stop words, and numbers)
+    recall     = share of the claim's content terms found in the span or in the passage's title and headings
+                 (terms: Snowball stems of non-stop words, and numbers; number words count as digits)
     key_factor = key_recall ** 2   (share of the claim's key terms found there; 1 if the claim has none)
-    score      = key_factor * recall                                  without an embedder
-    score      = key_factor * (0.5 * recall + 0.5 * cos_scaled)       with one, where
-    cos_scaled = clip((cos(claim, span) - 0.30) / 0.45, 0, 1)
+    score      = key_factor * recall                                                  without an embedder
+    score      = key_factor * (recall + (1 - recall) * 0.5 * cos_scaled)              with one, where
+    cos_scaled = clip((cos(claim, span) - 0.45) / 0.40, 0, 1)
 
 Key terms are numbers written with digits and names (capitalised words that do not start the sentence): a claim
 whose number or name the passage does not contain is not supported by it however much else matches, so a wrong
-year zeroes the score of an otherwise identical sentence. Cosine similarity sees paraphrase but not numbers, which
-is why the key factor multiplies it too. MiniLM puts unrelated sentences of one field at about 0.3 and close
-paraphrases at 0.6 to 0.85, hence the rescaling.
+year or a wrong product name zeroes the score. The embedder can only add evidence: it fills up to half of the gap
+that lexical recall leaves, scaled by how similar MiniLM finds the two texts. On the tuning examples
+(tests/data/citation_claims.json) MiniLM put paraphrases at cosine 0.4 to 0.9 and same-topic non-paraphrases at
+0.45 to 0.7, so cosine alone separates poorly: it lifts loose paraphrases, it never outvotes words and numbers.
+Neither signal sees negation ("cannot" vs "can") or which entity a number belongs to in a span that names two.
+Thresholds (in hubchat.citations): supported >= 0.5, weak >= 0.3.
 
 Spans are one sentence of the passage, or two consecutive sentences when the second one adds at least
 `PAIR_MARGIN` to the better of the two alone. A pair's embedding is the normalised sum of its sentences'
-embeddings (mean pooling makes that close to embedding the joined text, at half the cost).
+embeddings (mean pooling makes that close to embedding the joined text, at no extra cost). Only sentences that
+share a content term with the claim are embedded; the others are scored on words alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,9 +37,9 @@ from hubchat.schema import Passage
 
 Embed = Callable[[list[str]], np.ndarray]
 
-COS_FLOOR = 0.30
-COS_CEILING = 0.75
-EMBED_WEIGHT = 0.5
+COS_FLOOR = 0.45
+COS_CEILING = 0.85
+EMBED_SHARE = 0.5
 PAIR_MARGIN = 0.05
 
 # Function words, plus words that only say where a claim comes from ("according to the article").
@@ -48,6 +52,7 @@ STOP_WORDS = frozenset(
     shouldn so some such than that the their theirs them themselves then there these they this those through thus
     to too under until up upon us ve very via was wasn we well were weren what when where whether which while who
     whom whose why will with within without won would wouldn yet you your yours yourself yourselves
+    anything everything nothing something else just really simply actually basically lot lots yes ok okay
     according article articles passage passages author says said mentions mentioned notes explains describes
     """.split()
 )
@@ -219,12 +224,17 @@ def score(terms: Terms, evidence: frozenset[str], cos: float | None = None) -> f
     """Support of a claim by evidence terms (and the claim/span cosine, if embedded); see the module docstring."""
     if not terms.content:
         return 0.0
-    recall = len(terms.content & evidence) / len(terms.content)
+    recall = lexical_recall(terms, evidence)
     key_factor = (len(terms.keys & evidence) / len(terms.keys)) ** 2 if terms.keys else 1.0
     if cos is None:
         return key_factor * recall
     scaled = min(1.0, max(0.0, (cos - COS_FLOOR) / (COS_CEILING - COS_FLOOR)))
-    return key_factor * ((1 - EMBED_WEIGHT) * recall + EMBED_WEIGHT * scaled)
+    return key_factor * (recall + (1 - recall) * EMBED_SHARE * scaled)
+
+
+def lexical_recall(terms: Terms, evidence: frozenset[str]) -> float:
+    """Share of the claim's content terms among the evidence terms."""
+    return len(terms.content & evidence) / len(terms.content) if terms.content else 0.0
 
 
 @dataclass(frozen=True)
@@ -237,7 +247,9 @@ class PassageSentences:
     context: frozenset[str]
 
 
+@lru_cache(maxsize=512)
 def passage_sentences(passage: Passage) -> PassageSentences:
+    """Split and index a passage once: the UI asks for spans of the same passages again and again."""
     chunk = passage.chunk
     segments = tuple(split_sentences(chunk.text))
     terms = tuple(term_set(chunk.text[s.start : s.end]) for s in segments)
@@ -253,45 +265,86 @@ class Span:
     end: int
     evidence: frozenset[str]
     score: float
+    cos: float | None = None
 
 
 def best_span(
-    terms: Terms, sentences: PassageSentences, claim_vec: np.ndarray | None = None, sentence_vecs: np.ndarray | None = None
+    terms: Terms,
+    sentences: PassageSentences,
+    claim_vec: np.ndarray | None = None,
+    sentence_vecs: Mapping[int, np.ndarray] | None = None,
 ) -> Span:
     """The sentence or pair of consecutive sentences of a passage that best supports the claim.
 
-    Ties go to the earlier window; a pair must beat its better sentence by `PAIR_MARGIN`.
+    Headings are context, not candidates. Equal scores (typically 0, when a key term is missing) go to the window
+    with more of the claim's words, so a contradicted claim points at the sentence that contradicts it; then to
+    the earlier window. A pair must beat its better sentence by `PAIR_MARGIN`.
+
+    Args:
+        sentence_vecs: embeddings of some of the passage's sentences, by index in `sentences.segments`; a window
+            with none of its sentences embedded is scored on words alone (see `embed_claims`).
     """
-    segs = sentences.segments
+    segs = [s for s in sentences.segments if s.kind != "heading"] or list(sentences.segments)
     if not segs:
         return Span(0, 0, sentences.context, 0.0)
-    use_cos = claim_vec is not None and sentence_vecs is not None
+    index = {s: i for i, s in enumerate(sentences.segments)}
+    vecs = sentence_vecs if claim_vec is not None and sentence_vecs is not None else {}
 
-    def window(i: int, j: int) -> Span:  # sentences i..j inclusive
+    def window(first: Segment, last: Segment) -> Span:
+        i, j = index[first], index[last]
         evidence = sentences.context.union(*sentences.terms[i : j + 1])
         cos = None
-        if use_cos:
-            vec = sentence_vecs[i : j + 1].sum(axis=0)
+        parts = [vecs[k] for k in range(i, j + 1) if k in vecs]
+        if parts:
+            vec = np.sum(parts, axis=0)
             cos = float(claim_vec @ vec) / max(float(np.linalg.norm(vec)), 1e-12)
-        return Span(segs[i].start, segs[j].end, evidence, score(terms, evidence, cos))
+        return Span(first.start, last.end, evidence, score(terms, evidence, cos), cos)
 
-    singles = [window(i, i) for i in range(len(segs))]
+    def rank(span: Span) -> tuple[float, float]:
+        return span.score, lexical_recall(terms, span.evidence)
+
+    singles = [window(s, s) for s in segs]
     best = singles[0]
     for i, single in enumerate(singles):
-        if single.score > best.score:
+        if rank(single) > rank(best):
             best = single
         if i + 1 < len(segs):
-            pair = window(i, i + 1)
-            if pair.score >= max(single.score, singles[i + 1].score) + PAIR_MARGIN and pair.score > best.score:
+            pair = window(segs[i], segs[i + 1])
+            if pair.score >= max(single.score, singles[i + 1].score) + PAIR_MARGIN and rank(pair) > rank(best):
                 best = pair
     return best
 
 
-def embed_rows(embed: Embed, texts: list[str]) -> np.ndarray:
-    """Call `embed` once and check it returned one row per text."""
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
+def embed_claims(
+    embed: Embed, claims: Sequence[tuple[str, Terms]], cited: Sequence[Sequence[PassageSentences]]
+) -> tuple[np.ndarray, list[dict[int, dict[int, np.ndarray]]]]:
+    """Embed claims and the passage sentences they may be judged against, in one call to `embed`.
+
+    Only sentences sharing at least one content term with a claim that cites them are embedded: a sentence that
+    shares no word with its claim almost never is its best support, and embedding every sentence of every cited
+    passage would add about a second per answer on two cores.
+
+    Args:
+        claims: (text, terms) of each claim.
+        cited: for each claim, the passages it cites.
+
+    Returns:
+        The claims' vectors, and for each claim and each of its passages (in `cited` order) the embedded sentences'
+        vectors by segment index.
+    """
+    texts = [text for text, _ in claims]
+    rows: dict[tuple[int, int], int] = {}  # (id of the passage's sentences, segment index) -> row
+    for (_, terms), passages in zip(claims, cited):
+        for ps in passages:
+            for k, seg in enumerate(ps.segments):
+                if seg.kind != "heading" and terms.content & ps.terms[k] and (id(ps), k) not in rows:
+                    rows[(id(ps), k)] = len(texts)
+                    texts.append(ps.passage.chunk.text[seg.start : seg.end])
     vecs = np.asarray(embed(texts), dtype=np.float32)
     if vecs.ndim != 2 or vecs.shape[0] != len(texts):
         raise ValueError(f"embed returned an array of shape {vecs.shape} for {len(texts)} texts")
-    return vecs
+    per_claim = [
+        [{k: vecs[rows[(id(ps), k)]] for k in range(len(ps.segments)) if (id(ps), k) in rows} for ps in passages]
+        for passages in cited
+    ]
+    return vecs[: len(claims)], per_claim

@@ -1,0 +1,263 @@
+"""Ingest speed: the pipeline against the raw embedder, and a no-change re-ingest of 1,000 articles.
+
+Targets: end-to-end ingest at least 0.9 of the raw embedder's chunks per second on the same chunk texts; a
+re-ingest of an unchanged 1,000-article corpus in under 2 s.
+
+    python benchmarks/bench_ingest.py throughput [--corpus corpus/articles] [--rounds 2] [--profile]
+    python benchmarks/bench_ingest.py noop [--articles 1000] [--workdir /tmp/hubchat-bench-ingest]
+
+`throughput` alternates raw-embedder and pipeline runs on the same texts (so machine load hits both alike) and
+reports the median ratio. `noop` builds a synthetic corpus once in --workdir (paragraph remixes of the real
+articles, each with a new url), ingests it once (slow: every chunk is embedded; kept for later runs), then times
+three no-change re-ingests. Both print one JSON object; the figures are recorded in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hubchat.chunking import chunk_article, embedding_text
+from hubchat.config import Settings, load_settings
+from hubchat.corpus import read_corpus
+from hubchat.embeddings import LocalOnnxEmbeddings
+from hubchat.ingest import ingest, version_key
+from hubchat.store import ChunkStore
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_CORPUS = ROOT / "corpus" / "articles"
+
+try:  # the shared raw-throughput helper; time the embedder ourselves if it is not there
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_embedder import raw_embedder_throughput
+except ImportError:  # pragma: no cover - depends on the other benchmark being present
+    raw_embedder_throughput = None
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def bench_settings(folder: Path, corpus: Path) -> Settings:
+    """Default settings, with the corpus and index in the benchmark's folders (the project config is not read)."""
+    config = folder / "hubchat.toml"
+    config.write_text(f'[corpus]\npath = "{corpus}"\n\n[index]\ndir = "{folder / "index"}"\n', encoding="utf-8")
+    return load_settings(config)
+
+
+def new_embedder(settings: Settings) -> LocalOnnxEmbeddings:
+    emb = LocalOnnxEmbeddings(
+        threads=settings.embeddings.threads, batch_size=settings.embeddings.batch_size, max_tokens=settings.embeddings.max_tokens
+    )
+    emb.embed_array(["warm-up: the session loads once, in both measurements"])
+    return emb
+
+
+def chunk_texts(settings: Settings, corpus: Path, name: str) -> list[str]:
+    """The texts `ingest` gives the embedder for this corpus."""
+    articles, _ = read_corpus(corpus, settings.corpus.max_file_bytes)
+    return [
+        embedding_text(c)
+        for a in articles
+        for c in chunk_article(a, settings.chunking, version_key=version_key(a.source_hash, settings, name))
+    ]
+
+
+def raw_rate(texts: list[str], settings: Settings) -> dict:
+    e = settings.embeddings
+    if raw_embedder_throughput is not None:
+        r = raw_embedder_throughput(texts, threads=e.threads, batch_size=e.batch_size, max_tokens=e.max_tokens)
+        return {"chunks_per_s": r["passages_per_s"], "seconds": r["seconds"], "cpu_seconds": r["cpu_seconds"], "via": "bench_embedder"}
+    emb = new_embedder(settings)
+    start, cpu = time.perf_counter(), time.process_time()
+    emb.embed_array(texts)
+    seconds = time.perf_counter() - start
+    return {"chunks_per_s": round(len(texts) / seconds, 2), "seconds": round(seconds, 3), "cpu_seconds": round(time.process_time() - cpu, 3), "via": "own timing"}
+
+
+def pipeline_rate(settings: Settings, corpus: Path, profile_to: Path | None = None) -> dict:
+    """One full ingest into an empty index; the model is loaded beforehand, as in the raw measurement."""
+    shutil.rmtree(settings.index.dir, ignore_errors=True)
+    emb = new_embedder(settings)
+    store = ChunkStore(settings, emb.name, emb, emb.dimension)
+    profiler = cProfile.Profile() if profile_to else None
+    start, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    summary = ingest(settings, store, emb)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(str(profile_to))
+    seconds = time.perf_counter() - start
+    return {
+        "chunks": summary.chunks_written,
+        "articles": len(summary.added),
+        "chunks_per_s": round(summary.chunks_written / seconds, 2),
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(time.process_time() - cpu, 3),
+    }
+
+
+def throughput(args) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="hubchat-bench-throughput-"))
+    try:
+        settings = bench_settings(work, args.corpus)
+        texts = chunk_texts(settings, args.corpus, LocalOnnxEmbeddings().name)
+        rounds = []
+        for i in range(args.rounds):
+            raw = raw_rate(texts, settings)
+            pipe = pipeline_rate(settings, args.corpus, work / f"ingest-{i}.prof" if args.profile else None)
+            assert pipe["chunks"] == len(texts), (pipe["chunks"], len(texts))
+            rounds.append({"raw": raw, "pipeline": pipe, "ratio": round(pipe["chunks_per_s"] / raw["chunks_per_s"], 3)})
+        if args.profile:
+            stats = pstats.Stats(str(work / "ingest-0.prof"))
+            stats.sort_stats("cumulative").print_stats(25)
+        return {
+            "benchmark": "ingest throughput vs raw embedder",
+            "corpus": str(args.corpus),
+            "articles": rounds[0]["pipeline"]["articles"],
+            "chunks": len(texts),
+            "ratio_median": statistics.median(r["ratio"] for r in rounds),
+            "rounds": rounds,
+            "machine": machine(),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- the 1,000-article no-change re-ingest ------------------------------------------------------------------
+
+
+def _sections(text: str) -> tuple[str, list[str], str]:
+    """(intro, middle ## sections, key-takeaways section) of an article body."""
+    parts = re.split(r"\n(?=## )", text)
+    intro, sections = parts[0], parts[1:]
+    takeaways = next((s for s in sections if s.startswith("## Key takeaways")), "")
+    return intro, [s for s in sections if s is not takeaways], takeaways
+
+
+def write_synthetic_corpus(folder: Path, n: int, seed: int = 0) -> int:
+    """n Markdown articles remixed from the real ones' paragraphs, each with a new url. Returns total bytes."""
+    articles, _ = read_corpus(REAL_CORPUS)
+    pool = [s for a in articles for s in _sections(a.text)[1]]
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for i in range(n):
+        base = articles[i % len(articles)]
+        intro, own, takeaways = _sections(base.text)
+        middle = rng.sample(own, k=min(2, len(own))) + rng.sample(pool, k=2)
+        body = "\n\n".join([intro, *middle, takeaways]).strip()
+        text = (
+            "---\n"
+            f'title: "{base.title} (edition {i})"\n'
+            f"url: {base.url}-edition-{i:04d}\n"
+            f"date: {base.date}\n"
+            f"tags: [{', '.join(base.tags)}]\n"
+            f'summary: "{base.summary}"\n'
+            f'author: "{base.author}"\n'
+            "---\n\n"
+            f"{body}\n"
+        )
+        path = folder / f"edition-{i:04d}.md"
+        path.write_text(text, encoding="utf-8")
+        total += len(text.encode("utf-8"))
+    return total
+
+
+def noop(args) -> dict:
+    work = args.workdir
+    corpus = work / "corpus"
+    if not (corpus.is_dir() and len(list(corpus.glob("*.md"))) == args.articles):
+        shutil.rmtree(corpus, ignore_errors=True)
+        write_synthetic_corpus(corpus, args.articles)
+    settings = bench_settings(work, corpus)
+    emb = LocalOnnxEmbeddings(
+        threads=settings.embeddings.threads, batch_size=settings.embeddings.batch_size, max_tokens=settings.embeddings.max_tokens
+    )
+    store = ChunkStore(settings, emb.name, emb, emb.dimension)
+    start = time.perf_counter()
+    first = ingest(settings, store, emb, progress=_progress if args.verbose else None)
+    build = {"seconds": round(time.perf_counter() - start, 1), "chunks_written": first.chunks_written}
+
+    timings = []
+    profiler = cProfile.Profile() if args.profile else None
+    for _ in range(3):
+        # A new store object each time, as a new `hubchat ingest` process would have; opening it is timed apart.
+        open_start = time.perf_counter()
+        fresh = ChunkStore(settings, emb.name, emb, emb.dimension)
+        opened = time.perf_counter() - open_start
+        if profiler:
+            profiler.enable()
+        start = time.perf_counter()
+        summary = ingest(settings, fresh, emb)
+        timings.append((time.perf_counter() - start, opened))
+        if profiler:
+            profiler.disable()
+        assert summary.chunks_written == 0 and summary.unchanged == args.articles, summary
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    bytes_ = sum(p.stat().st_size for p in corpus.glob("*.md"))
+    return {
+        "benchmark": "no-change re-ingest",
+        "articles": args.articles,
+        "corpus_mb": round(bytes_ / 1e6, 2),
+        "chunks": summary.chunks_total,
+        "first_ingest": build,
+        "noop_seconds_median": round(statistics.median(t for t, _ in timings), 3),
+        "noop_seconds": [round(t, 3) for t, _ in timings],
+        "store_open_seconds": [round(o, 3) for _, o in timings],
+        "machine": machine(),
+    }
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    if stage == "embed" and (done == total or done % 500 < 64):
+        print(f"  embedded {done}/{total} chunks", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("throughput", help="pipeline chunks/s against the raw embedder on the same texts")
+    t.add_argument("--corpus", type=Path, default=REAL_CORPUS)
+    t.add_argument("--rounds", type=int, default=2)
+    t.add_argument("--profile", action="store_true", help="cProfile the first pipeline run and print the top entries")
+    n = sub.add_parser("noop", help="time a no-change re-ingest of a synthetic corpus")
+    n.add_argument("--articles", type=int, default=1000)
+    n.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "hubchat-bench-ingest")
+    n.add_argument("--profile", action="store_true")
+    n.add_argument("--verbose", action="store_true", help="print embedding progress of the first ingest")
+    args = parser.parse_args()
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    result = throughput(args) if args.command == "throughput" else noop(args)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

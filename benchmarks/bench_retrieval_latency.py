@@ -1,0 +1,197 @@
+"""Latency of HybridRetriever.retrieve at about 1k, 10k and 100k chunks (no chat model).
+
+Chunks are synthesised cheaply from SciFact: the 5,183 abstracts (with their real cached MiniLM vectors, see
+bench_retrieval_quality.py) and then windows of 3 to 6 consecutive abstract sentences, whose vectors are random
+unit vectors (embedding 100k texts would take over an hour on two cores). The texts are all real, so the BM25
+index has realistic vocabulary and posting lengths; random vectors are, if anything, harder for HNSW than
+clustered real ones. Chunks are grouped into "articles" of 8 with tags and dates, so the filtered path is
+measured too. Queries are the 300 SciFact claims, embedded per query as in the product.
+
+Usage (from the repository root):
+
+    .venv/bin/python benchmarks/bench_retrieval_latency.py [DATA_DIR] [--sizes 1000,10000,100000] [--queries 200]
+                                                            [--write-results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_retrieval_quality import (  # noqa: E402  (a sibling script, not a package)
+    DEFAULT_DATA,
+    RESULTS_FILE,
+    BeirSet,
+    bench_settings,
+    build_store,
+    cached_document_vectors,
+    load_beir,
+    machine_info,
+    replace_section,
+)
+
+from hubchat.config import RetrievalSettings, load_settings  # noqa: E402
+from hubchat.embeddings import LocalOnnxEmbeddings  # noqa: E402
+from hubchat.retrieval import HybridRetriever  # noqa: E402
+from hubchat.schema import Chunk, Filters  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHUNKS_PER_ARTICLE = 8
+TAGS = ("gpus", "rag", "local-llm", "speech", "regulation", "storage", "agents", "coding")
+WARMUP = 10
+
+
+def synthesise(data: BeirSet, data_dir: Path, real_vectors: np.ndarray, size: int, seed: int = 7) -> tuple[list[Chunk], np.ndarray, int]:
+    """`size` chunks: the real abstracts first (real vectors), then sentence windows (random unit vectors).
+
+    Returns:
+        The chunks, their vectors, and how many of them carry a real embedding.
+    """
+    import json
+
+    rng = random.Random(seed)
+    texts = [(c.title, c.text) for c in data.chunks]
+    if size > len(texts):
+        windows = []
+        with open(Path(data_dir) / "corpus.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                doc = json.loads(line)
+                sentences = doc.get("sentences") or []
+                for width in (3, 4, 5, 6):
+                    for start in range(0, max(0, len(sentences) - width + 1)):
+                        windows.append((doc.get("title", ""), " ".join(sentences[start : start + width])))
+        rng.shuffle(windows)
+        texts += windows
+    if size > len(texts):
+        raise SystemExit(f"only {len(texts)} distinct texts can be made from {data.name}; ask for fewer chunks")
+    real = min(size, len(data.chunks))
+    vectors = np.empty((size, real_vectors.shape[1]), dtype=np.float32)
+    vectors[:real] = real_vectors[:real]
+    if size > real:
+        noise = np.random.default_rng(seed).standard_normal((size - real, real_vectors.shape[1])).astype(np.float32)
+        vectors[real:] = noise / np.linalg.norm(noise, axis=1, keepdims=True)
+    chunks = []
+    for i, (title, text) in enumerate(texts[:size]):
+        article = i // CHUNKS_PER_ARTICLE
+        day = 1 + article % 28
+        month = 1 + (article // 28) % 12
+        chunks.append(
+            Chunk(
+                id=f"c{i:06d}",
+                article_id=f"/synthetic/a{article:05d}",
+                ordinal=i % CHUNKS_PER_ARTICLE,
+                text=text,
+                start=0,
+                end=len(text),
+                title=title,
+                date=f"{2024 + article % 3}-{month:02d}-{day:02d}",
+                tags=(TAGS[article % len(TAGS)], TAGS[(article * 3 + 1) % len(TAGS)]),
+            )
+        )
+    return chunks, vectors, real
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def measure(retriever: HybridRetriever, queries: Sequence[str], filters: Filters | None) -> dict[str, list[float]]:
+    for q in queries[:WARMUP]:
+        retriever.retrieve(q, filters)
+    samples: dict[str, list[float]] = {"total": [], "embed": [], "dense": [], "lexical": [], "fuse": [], "no_embed": []}
+    for q in queries:
+        started = time.perf_counter()
+        result = retriever.retrieve(q, filters)
+        total = time.perf_counter() - started
+        samples["total"].append(total)
+        samples["no_embed"].append(total - result.timings["embed"])
+        for stage in ("embed", "dense", "lexical", "fuse"):
+            samples[stage].append(result.timings[stage])
+    return samples
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA, help="the SciFact folder (BEIR layout)")
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "hubchat.toml")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--queries", type=int, default=200, help="timed queries per size (after a warm-up of 10)")
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args(argv)
+
+    settings = load_settings(args.config)
+    data = load_beir(args.data_dir)
+    real_vectors = cached_document_vectors(data, max_tokens=settings.embeddings.max_tokens, threads=settings.embeddings.threads)
+    embedder = LocalOnnxEmbeddings(threads=settings.embeddings.threads, max_tokens=settings.embeddings.max_tokens)
+    queries = list(data.queries.values())
+    queries = (queries * (1 + args.queries // len(queries)))[: args.queries]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    r: RetrievalSettings = settings.retrieval
+
+    rows = []
+    for size in sizes:
+        chunks, vectors, real = synthesise(data, args.data_dir, real_vectors, size)
+        with tempfile.TemporaryDirectory(prefix="hubchat-latency-") as workdir:
+            started = time.perf_counter()
+            store = build_store(chunks, vectors, bench_settings(Path(workdir), f"latency-{size}", r), embedder)
+            build_s = time.perf_counter() - started
+            retriever = HybridRetriever(store, embedder, r)
+            for label, filters in (("none", None), ("tag + since", Filters(tags=("rag",), since="2025-01-01"))):
+                load = os.getloadavg()[0]
+                s = measure(retriever, queries, filters)
+                rows.append((size, real, label, build_s, load, s))
+                print(
+                    f"{size:>7} chunks, filters {label}: p50 {percentile(s['total'], 50) * 1000:.1f} ms, "
+                    f"p95 {percentile(s['total'], 95) * 1000:.1f} ms (embed p50 {percentile(s['embed'], 50) * 1000:.1f} ms), "
+                    f"built in {build_s:.0f} s, load {load:.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            del retriever, store
+
+    ms = lambda values, q: f"{percentile(values, q) * 1000:.1f}"  # noqa: E731
+    lines = [
+        f"HybridRetriever.retrieve, {args.queries} SciFact claims per row after {WARMUP} warm-up queries, one at a time; "
+        f"settings dense_k {r.dense_k}, lexical_k {r.lexical_k}, top_k {r.top_k}. Real embedded Chroma (HNSW) and "
+        "hubchat's BM25 index, built fresh per size in a temporary folder. Chunk texts are real SciFact abstracts and "
+        "3-6 sentence windows of them; only the abstracts (at most 5,183) have real MiniLM vectors, the rest are "
+        "random unit vectors. All times in ms.",
+        "",
+        "| chunks (real vectors) | filters | total p50 | total p95 | without embedding p50 | without embedding p95 "
+        "| embed p50 | dense p50 | lexical p50 | fuse+floor p50 | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size, real, label, build_s, load, s in rows:
+        lines.append(
+            f"| {size:,} ({real:,}) | {label} | {ms(s['total'], 50)} | {ms(s['total'], 95)} | {ms(s['no_embed'], 50)} | "
+            f"{ms(s['no_embed'], 95)} | {ms(s['embed'], 50)} | {ms(s['dense'], 50)} | {ms(s['lexical'], 50)} | "
+            f"{ms(s['fuse'], 50)} | {load:.1f} |"
+        )
+    builds = ", ".join(f"{size:,}: {b:.0f} s" for size, _, label, b, _, _ in rows if label == "none")
+    lines += [
+        "",
+        f"Store build (Chroma upsert of cached vectors + BM25 index): {builds}.",
+        f"Command: `.venv/bin/python benchmarks/bench_retrieval_latency.py --sizes {args.sizes} --queries {args.queries} "
+        "--write-results` (from the repository root; data from ../shared/data/scifact).",
+        f"Machine: {machine_info()}. The load average column is the 1-minute load when the row started: other "
+        "processes shared the two cores, so treat the numbers as upper bounds.",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.write_results:
+        replace_section(RESULTS_FILE, "Retrieval latency", report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,291 @@
+"""The prompt chain: question -> standalone question -> passages -> streamed answer -> checked citations.
+
+`Answerer.stream` yields events as the answer forms (status lines, tokens) and ends with one `final` event
+carrying the typed `AnswerResult`. When retrieval finds nothing relevant, the refusal is returned without
+calling a model. The `extractive` backend composes the answer from the passages' best sentences instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from hubchat.backends import backend_errors, backend_label, build_chat_model
+from hubchat.citations import CitationReport, best_supporting_span, check_citations
+from hubchat.config import Settings
+from hubchat.errors import InputError
+from hubchat.prompts import Prompts, load_prompts
+from hubchat.retrieval import HybridRetriever, RetrievalResult, condense_heuristic
+from hubchat.schema import Filters, Passage, Turn
+
+log = logging.getLogger(__name__)
+
+# Follow-up rewriting sees only the last turns, and each earlier answer cut short: enough to resolve
+# "it" or "that one", small enough to keep the local model's prefill quick.
+HISTORY_TURNS = 3
+HISTORY_ANSWER_CHARS = 400
+EXTRACTIVE_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage as shown to the reader: what [number] points to."""
+
+    number: int
+    chunk_id: str
+    article_id: str
+    title: str
+    date: str
+    url: str
+    link: str
+    tags: tuple[str, ...]
+    section: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """Everything about one answer: the text, its checked citations, what was shown and what it cost."""
+
+    question: str
+    standalone_question: str
+    text: str
+    raw_text: str
+    refused: bool
+    verdict: str
+    report: CitationReport | None
+    passages: tuple[Source, ...]
+    sources: tuple[Source, ...]
+    notes: tuple[str, ...]
+    timings: dict[str, float]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    backend: str
+    filters: Filters = field(default_factory=Filters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    kind: Literal["status", "token", "final"]
+    text: str = ""
+    result: AnswerResult | None = None
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Reject unusable questions with a clear message; strip control characters."""
+    if question is None:
+        raise InputError("Please type a question.")
+    text = "".join(ch for ch in str(question) if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+    if not text:
+        raise InputError("Please type a question.")
+    if len(text) > max_chars:
+        raise InputError(f"The question is {len(text):,} characters long; the limit is {max_chars:,}. Please shorten it.")
+    return text
+
+
+class Answerer:
+    """Answers questions from the retrieved passages with the configured chat backend.
+
+    Args:
+        settings: chat backend, retrieval sizes and site url.
+        retriever: the hybrid retriever over the store.
+        embeddings: used by the citation checker to score support semantically.
+        prompts: templates (default: loaded from prompts/).
+    """
+
+    def __init__(self, settings: Settings, retriever: HybridRetriever, embeddings, prompts: Prompts | None = None):
+        self.settings = settings
+        self.retriever = retriever
+        self.embeddings = embeddings
+        self.prompts = prompts or load_prompts()
+        self._chat_model = None
+        self.backend = backend_label(settings.chat)
+
+    @property
+    def chat_model(self):
+        """Built on first use: the local backend starts its server only when a question needs it."""
+        if self._chat_model is None and self.settings.chat.backend != "extractive":
+            self._chat_model = build_chat_model(self.settings.chat)
+        return self._chat_model
+
+    def _embed(self, texts: list[str]):
+        return self.embeddings.embed_array(texts)
+
+    # ---- steps ---------------------------------------------------------------------------------------------
+
+    def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
+        """The question rewritten to stand alone, using the conversation so far."""
+        turns = list(history)[-HISTORY_TURNS:]
+        if not turns:
+            return question
+        if self.settings.chat.backend == "extractive":
+            return condense_heuristic(question, turns)
+        from langchain_core.prompts import PromptTemplate
+
+        transcript = "\n".join(f"User: {t.question}\nAssistant: {t.answer[:HISTORY_ANSWER_CHARS]}" for t in turns)
+        chain = PromptTemplate.from_template(self.prompts.condense) | self.chat_model.bind(max_tokens=80)
+        with backend_errors(self.settings.chat):
+            message = chain.invoke({"history": transcript, "question": question})
+        rewritten = str(message.content).strip().strip('"').splitlines()[0].strip() if str(message.content).strip() else ""
+        # A model that answers instead of rewriting produces something long; the heuristic is the sane choice then.
+        if not rewritten or len(rewritten) > 3 * len(question) + 200:
+            return condense_heuristic(question, turns)
+        return rewritten
+
+    def format_passages(self, passages: Sequence[Passage]) -> str:
+        blocks = []
+        for number, p in enumerate(passages, 1):
+            # A passage must not be able to close its own delimiter and speak outside it.
+            text = re.sub(r"</?\s*passage[^>]*>", "", p.chunk.text, flags=re.IGNORECASE)
+            blocks.append(
+                self.prompts.passage.format(
+                    number=number,
+                    title=p.chunk.title.replace('"', "'"),
+                    date=p.chunk.date,
+                    section=" > ".join(p.chunk.heading_path).replace('"', "'"),
+                    text=text,
+                )
+            )
+        return "\n\n".join(blocks)
+
+    def _source(self, number: int, p: Passage) -> Source:
+        c = p.chunk
+        link = self.settings.corpus.site_url.rstrip("/") + c.url if c.url.startswith("/") else c.url
+        return Source(
+            number=number, chunk_id=c.id, article_id=c.article_id, title=c.title, date=c.date, url=c.url, link=link,
+            tags=c.tags, section=" > ".join(c.heading_path), text=c.text, start=c.start, end=c.end,
+        )
+
+    # ---- the chain -----------------------------------------------------------------------------------------
+
+    def stream(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Iterator[AnswerEvent]:
+        """Answer a question, yielding status and token events, then the final result.
+
+        Raises:
+            InputError: the question is empty or too long.
+            BackendError: the chat backend is down, slow or refused (the message says what to do).
+        """
+        started = time.perf_counter()
+        filters = filters or Filters()
+        question = clean_question(question, self.settings.retrieval.max_question_chars)
+        timings: dict[str, float] = {}
+        if history:
+            yield AnswerEvent("status", "Reading the conversation…")
+        standalone = self.standalone_question(question, history)
+        timings["condense"] = time.perf_counter() - started
+        yield AnswerEvent("status", "Searching the articles…")
+        retrieved: RetrievalResult = self.retriever.retrieve(standalone, filters)
+        timings["retrieve"] = sum(retrieved.timings.values())
+        passages = list(retrieved.passages)
+        shown = tuple(self._source(i, p) for i, p in enumerate(passages, 1))
+        if not retrieved.relevant or not passages:
+            timings["total"] = time.perf_counter() - started
+            refusal = self.prompts.refusal
+            yield AnswerEvent("token", refusal)
+            yield AnswerEvent("final", result=self._result(question, standalone, refusal, refusal, None, shown, timings, None, None, filters))
+            return
+
+        usage: dict[str, int] = {}
+        raw_parts: list[str] = []
+        yield AnswerEvent("status", f"Found {len(passages)} passages; writing the answer…")
+        if self.settings.chat.backend == "extractive":
+            for piece in self._extractive(standalone, passages):
+                if "first_token" not in timings:
+                    timings["first_token"] = time.perf_counter() - started
+                raw_parts.append(piece)
+                yield AnswerEvent("token", piece)
+        else:
+            for piece in self._generate(standalone, passages, usage):
+                if "first_token" not in timings:
+                    timings["first_token"] = time.perf_counter() - started
+                raw_parts.append(piece)
+                yield AnswerEvent("token", piece)
+        raw = "".join(raw_parts).strip()
+        timings["generate"] = time.perf_counter() - started - timings.get("retrieve", 0) - timings["condense"]
+        report = check_citations(raw, passages, embed=self._embed, refusal_text=self.prompts.refusal)
+        timings["total"] = time.perf_counter() - started
+        yield AnswerEvent(
+            "final",
+            result=self._result(question, standalone, raw, report.text, report, shown, timings, usage.get("input_tokens"), usage.get("output_tokens"), filters),
+        )
+
+    def answer(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> AnswerResult:
+        """The final result of `stream`, for callers that do not need tokens as they come."""
+        for event in self.stream(question, history, filters):
+            if event.kind == "final":
+                return event.result
+        raise RuntimeError("the answer stream ended without a result")  # a bug, not a user error
+
+    def _generate(self, question: str, passages: Sequence[Passage], usage: dict[str, int]) -> Iterator[str]:
+        from langchain_core.prompts import ChatPromptTemplate
+
+        system = self.prompts.system.replace("{refusal}", self.prompts.refusal)
+        prompt = ChatPromptTemplate.from_messages([("system", "{system}"), ("human", self.prompts.answer)])
+        chain = prompt | self.chat_model
+        with backend_errors(self.settings.chat):
+            for chunk in chain.stream({"system": system, "passages": self.format_passages(passages), "question": question, "refusal": self.prompts.refusal}):
+                meta = getattr(chunk, "usage_metadata", None)
+                if meta:
+                    usage.update({k: v for k, v in meta.items() if isinstance(v, int)})
+                if chunk.content:
+                    yield str(chunk.content)
+
+    def _extractive(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        """The best-supporting sentence of each of the top passages (one per article), each cited."""
+        used_articles: set[str] = set()
+        picked = 0
+        for number, passage in enumerate(passages, 1):
+            if passage.chunk.article_id in used_articles:
+                continue
+            _, _, span, score = best_supporting_span(question, passage, embed=self._embed)
+            span = " ".join(span.split()).lstrip("#-*0123456789.) ").strip()
+            if not span or score <= 0:
+                continue
+            used_articles.add(passage.chunk.article_id)
+            sentence = span if span[-1] in ".!?" else span + "."
+            yield ("" if picked == 0 else " ") + f"{sentence[:-1]} [{number}]{sentence[-1]}"
+            picked += 1
+            if picked == EXTRACTIVE_SENTENCES:
+                break
+        if picked == 0:
+            yield self.prompts.refusal
+
+    def _result(self, question, standalone, raw, text, report, shown, timings, prompt_tokens, completion_tokens, filters) -> AnswerResult:
+        refused = report is None or report.verdict == "refusal"
+        cited = tuple(shown[n - 1] for n in report.cited_numbers) if report is not None and not refused else ()
+        notes: list[str] = []
+        if refused:
+            notes.append("The articles do not cover this question, so no answer was made up.")
+        elif report is not None:
+            flagged = [s for s in report.sentences if s.verdict in ("unsupported", "uncited", "weak")]
+            if flagged:
+                notes.append(f"The citation check flagged {len(flagged)} of {len(report.sentences)} sentences; treat them with care.")
+            if report.issues:
+                notes.append(f"{len(report.issues)} citation marker(s) pointing at nothing were removed.")
+        return AnswerResult(
+            question=question,
+            standalone_question=standalone,
+            text=text if not refused else self.prompts.refusal,
+            raw_text=raw,
+            refused=refused,
+            verdict=report.verdict if report is not None else "refusal",
+            report=report,
+            passages=shown,
+            sources=cited,
+            notes=tuple(notes),
+            timings={k: round(v, 4) for k, v in timings.items()},
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            backend=self.backend,
+            filters=filters,
+        )

@@ -1,0 +1,462 @@
+"""Turns answers, passages and records into the Markdown and HTML the web UI shows, with every text escaped.
+
+Nothing from an article, a question or an answer reaches the page unescaped: HTML components get
+`html.escape`d text, and Chatbot messages (rendered as Markdown) get `md_text`, which also neutralises the Markdown
+syntax so a question cannot make links, images or headings. The only markup in the output is built here.
+
+Citation links: an answer's marker [n] in sentence s of answer `key` is a link to `#cite-{key}-{s}-{n}`; the
+sources panel holds `<details id="src-{key}-{n}">` cards whose highlighted spans carry `data-s` (the sentences
+they support). The page script (CITATION_JS) opens the card and marks the clicked sentence's span.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from hubchat.answer import AnswerResult, Source
+from hubchat.citations import SentenceCheck
+
+# Characters that Markdown (GFM, as Gradio's Chatbot renders it) gives a meaning anywhere in a line.
+_MD_INLINE = {c: f"&#{ord(c)};" for c in "\\`*_[]|~$!{}"}
+# Characters that only mean something at the start of a line (lists, headings, quotes, setext rules).
+_MD_LINE_START = re.compile(r"^([ \t]*)([-+=#>]|\d+(?=[.)]))", re.MULTILINE)
+_MARKER = re.compile(r"\[(\d+)\]")
+_SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+FLAGGED_VERDICTS = ("unsupported", "weak", "uncited")
+VERDICT_LABELS = {
+    "supported": "supported",
+    "weak": "weakly supported",
+    "unsupported": "not supported",
+    "uncited": "no citation",
+    "not_a_claim": "not a claim",
+}
+REVIEW_LABEL_NAMES = {"supported": "Supported", "wrong_citation": "Wrong citation", "unsupported": "Unsupported"}
+
+
+def esc(text: object) -> str:
+    """HTML-escape any value for an HTML component (quotes too, so it is safe inside attributes)."""
+    return html.escape(str(text), quote=True)
+
+
+def md_text(text: str) -> str:
+    """Text for a Markdown-rendering component that shows exactly as typed: no HTML, links, images or headings."""
+    out = html.escape(text, quote=True)
+    out = "".join(_MD_INLINE.get(c, c) for c in out)
+    out = _MD_LINE_START.sub(lambda m: m.group(1) + "".join(f"&#{ord(c)};" for c in m.group(2)), out)
+    # Bare URLs and e-mail addresses would become links (GFM autolinks).
+    return out.replace("://", "&#58;//").replace("www.", "www&#46;").replace("@", "&#64;")
+
+
+def safe_link(url: str) -> str | None:
+    """The url if it is an http(s) link (never javascript: or data:), else None."""
+    url = (url or "").strip()
+    return url if _SAFE_URL.match(url) else None
+
+
+# ---- the chat ------------------------------------------------------------------------------------------------
+
+
+def answer_markdown(key: str, result: AnswerResult) -> str:
+    """The checked answer as a Chatbot message: escaped text, each [n] a link that opens passage n's card."""
+    report = result.report
+    if result.refused or report is None:
+        return md_text(result.text) + _notes_markdown(result.notes, refused=True)
+    titles = {s.number: s.title for s in result.passages}
+    text = report.text
+    parts: list[str] = []
+    cursor = 0
+    for sentence in report.sentences:
+        parts.append(md_text(text[cursor : sentence.start]))
+        parts.append(_sentence_markdown(key, sentence, titles))
+        cursor = sentence.end
+    parts.append(md_text(text[cursor:]))
+    return "".join(parts) + _notes_markdown(result.notes, refused=False)
+
+
+def _sentence_markdown(key: str, sentence: SentenceCheck, titles: dict[int, str]) -> str:
+    out: list[str] = []
+    cursor = 0
+    for m in _MARKER.finditer(sentence.text):
+        out.append(md_text(sentence.text[cursor : m.start()]))
+        n = int(m.group(1))
+        title = esc(f"Source {n}: {titles.get(n, '')}".strip(": ")).replace("\\", "&#92;")
+        out.append(f'[&#91;{n}&#93;](#cite-{key}-{sentence.index}-{n} "{title}")')
+        cursor = m.end()
+    out.append(md_text(sentence.text[cursor:]))
+    if sentence.verdict in FLAGGED_VERDICTS:
+        out.append(" ⚠︎")
+    return "".join(out)
+
+
+def _notes_markdown(notes: Sequence[str], refused: bool) -> str:
+    if not notes:
+        return ""
+    icon = "ℹ️" if refused else "⚠️"
+    return "\n\n" + "\n\n".join(f"> {icon} *{md_text(n)}*" for n in notes)
+
+
+def streaming_markdown(partial: str, status: str = "") -> str:
+    """The answer while it is being written (markers still plain text), or the current step before any text."""
+    if partial.strip():
+        return md_text(partial) + " ▍"
+    return f"*{md_text(status or 'Working…')}*"
+
+
+def error_markdown(message: str) -> str:
+    """A failed answer: what happened and what to do, in the conversation."""
+    return (
+        f"⚠️ **The answer could not be made.** {md_text(message)}\n\n"
+        "*Your conversation is kept: fix the problem above or try again in a moment, then ask again.*"
+    )
+
+
+def status_html(text: str) -> str:
+    if not text:
+        return '<div class="hc-status hc-idle" role="status" aria-live="polite"></div>'
+    return (
+        '<div class="hc-status hc-busy" role="status" aria-live="polite">'
+        f'<span class="hc-spinner" aria-hidden="true"></span><span class="hc-status-text">{esc(text)}</span></div>'
+    )
+
+
+# ---- passages with highlighted spans -------------------------------------------------------------------------
+
+
+def span_ranges(source: Source, sentences: Iterable[SentenceCheck]) -> list[tuple[int, int, int]]:
+    """(start, end, sentence index) of every supporting span inside `source.text`, clipped to it.
+
+    Span offsets index the article; the source's text starts at `source.start` in the article.
+    """
+    ranges = []
+    for sentence in sentences:
+        for sup in sentence.supports:
+            if sup.number != source.number:
+                continue
+            start = max(0, sup.span_start - source.start)
+            end = min(len(source.text), sup.span_end - source.start)
+            if end > start:
+                ranges.append((start, end, sentence.index))
+    return ranges
+
+
+def highlighted_html(text: str, ranges: Sequence[tuple[int, int, int]]) -> str:
+    """`text` escaped, with each span in `ranges` wrapped in <mark data-s="sentence indices">.
+
+    Overlapping spans are split at their boundaries, so each character is inside at most one <mark>, whose
+    data-s lists every sentence it supports.
+    """
+    # Leading and trailing blank lines of a chunk only push the passage down; offsets shift with the cut.
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    ranges = [(max(0, a - lead), min(len(text), b - lead), s) for a, b, s in ranges]
+    ranges = [r for r in ranges if r[1] > r[0]]
+    cuts = sorted({0, len(text), *(r[0] for r in ranges), *(r[1] for r in ranges)})
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        covering = sorted({s for start, end, s in ranges if start <= a and b <= end})
+        piece = esc(text[a:b])
+        if covering:
+            out.append(f'<mark class="hc-span" data-s="{" ".join(map(str, covering))}">{piece}</mark>')
+        else:
+            out.append(piece)
+    return "".join(out)
+
+
+def source_meta_html(source: Source) -> str:
+    bits = []
+    if source.date:
+        bits.append(f'<span class="hc-date">{esc(source.date)}</span>')
+    if source.tags:
+        bits.append(" ".join(f'<span class="hc-tag">{esc(t)}</span>' for t in source.tags))
+    link = safe_link(source.link)
+    if link:
+        bits.append(f'<a class="hc-link" href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(link)}</a>')
+    elif source.link:
+        bits.append(f'<span class="hc-link">{esc(source.link)}</span>')
+    section = f'<div class="hc-section">§ {esc(source.section)}</div>' if source.section else ""
+    return f'<div class="hc-meta">{" · ".join(bits)}</div>{section}'
+
+
+def source_card_html(key: str, source: Source, sentences: Sequence[SentenceCheck], open_: bool = False) -> str:
+    ranges = span_ranges(source, sentences)
+    return (
+        f'<details class="hc-src" id="src-{esc(key)}-{source.number}"{" open" if open_ else ""}>'
+        f'<summary><span class="hc-num">[{source.number}]</span> <span class="hc-title">{esc(source.title)}</span></summary>'
+        f"{source_meta_html(source)}"
+        f'<blockquote class="hc-passage">{highlighted_html(source.text, ranges)}</blockquote>'
+        "</details>"
+    )
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """What the sources panel needs of one answered question."""
+
+    key: str
+    question: str
+    result: AnswerResult
+
+
+def sources_html(turns: Sequence[TurnView]) -> str:
+    """The sources panel: the passages each answer cited (newest answer first, earlier ones folded)."""
+    answered = [t for t in turns if t.result.sources]
+    if not answered:
+        return (
+            '<div class="hc-sources hc-empty"><h3>Sources</h3>'
+            "<p>The passages an answer cites appear here. Click a [n] marker in an answer to open its passage, "
+            "with the supporting sentence highlighted.</p></div>"
+        )
+    groups = []
+    for i, turn in enumerate(reversed(answered)):
+        sentences = turn.result.report.sentences if turn.result.report else ()
+        cards = "".join(source_card_html(turn.key, s, sentences, open_=(i == 0 and len(turn.result.sources) == 1)) for s in turn.result.sources)
+        head = f'<span class="hc-q">{esc(_shorten(turn.question, 90))}</span>'
+        if i == 0:
+            groups.append(f'<section class="hc-group hc-latest" id="grp-{esc(turn.key)}"><h4>Sources for {head}</h4>{cards}</section>')
+        else:
+            groups.append(
+                f'<details class="hc-group hc-older" id="grp-{esc(turn.key)}"><summary>Sources for {head}</summary>{cards}</details>'
+            )
+    return '<div class="hc-sources"><h3>Sources</h3>' + "".join(groups) + "</div>"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# ---- export --------------------------------------------------------------------------------------------------
+
+
+def conversation_markdown(turns: Sequence[tuple[str, AnswerResult | None, str]], exported_at: dt.datetime | None = None) -> str:
+    """The conversation as a Markdown document with each answer's sources (for download, never rendered here).
+
+    Args:
+        turns: (question, result or None, error message) per exchange.
+    """
+    when = (exported_at or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# Conversation with hubchat", "", f"Exported {when}.", ""]
+    for i, (question, result, error) in enumerate(turns, 1):
+        lines += [f"## {i}. {' '.join(question.split())}", ""]
+        if result is None:
+            lines += [f"*No answer: {error}*", ""]
+            continue
+        lines += [result.text, ""]
+        for note in result.notes:
+            lines += [f"> Note: {note}", ""]
+        if result.sources:
+            lines += ["**Sources**", ""]
+            sentences = result.report.sentences if result.report else ()
+            for s in result.sources:
+                meta = ", ".join(x for x in (s.date, ", ".join(s.tags)) if x)
+                lines.append(f"- [{s.number}] {s.title}" + (f" ({meta})" if meta else "") + f" — {s.link}")
+                if s.section:
+                    lines.append(f"  - Section: {s.section}")
+                for start, end, _ in span_ranges(s, sentences):
+                    lines.append(f"  - > {' '.join(s.text[start:end].split())}")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---- the editors' review page --------------------------------------------------------------------------------
+
+
+def verdict_badge(verdict: str) -> str:
+    return f'<span class="hc-badge hc-v-{esc(verdict)}">{esc(VERDICT_LABELS.get(verdict, verdict))}</span>'
+
+
+def review_answer_html(record) -> str:
+    """The header of one recorded answer: question, answer, checker verdict, reader feedback."""
+    feedback = ""
+    if record.feedback:
+        items = "".join(
+            f'<li>{"👍 helpful" if f.helpful else "👎 not helpful"}'
+            + (f": “{esc(f.comment)}”" if f.comment else "")
+            + f' <span class="hc-when">{esc(f.created_at[:16].replace("T", " "))}</span></li>'
+            for f in record.feedback
+        )
+        feedback = f'<div class="hc-feedback"><b>Reader feedback</b><ul>{items}</ul></div>'
+    notes = "".join(f'<div class="hc-note">{esc(n)}</div>' for n in record.notes)
+    standalone = (
+        f'<div class="hc-standalone">Searched as: {esc(record.standalone_question)}</div>'
+        if record.standalone_question and record.standalone_question != record.question
+        else ""
+    )
+    return (
+        '<div class="hc-review-answer">'
+        f'<div class="hc-meta">{esc(record.created_at[:19].replace("T", " "))} UTC · {esc(record.backend)} · '
+        f'checker: {esc(record.verdict)}{" · flagged" if record.flagged else ""}</div>'
+        f'<h3 class="hc-question">{esc(record.question)}</h3>{standalone}'
+        f'<div class="hc-answer-text">{esc(record.answer_text)}</div>{notes}{feedback}</div>'
+    )
+
+
+def review_sentence_html(record, sentence: SentenceCheck) -> str:
+    """One answer sentence for review: its text, the checker's verdict and score, each cited passage with the span."""
+    review = record.reviews.get(sentence.index)
+    current = (
+        f'<div class="hc-current">Editor verdict: <b>{esc(REVIEW_LABEL_NAMES.get(review.label, review.label))}</b>'
+        + (f" — {esc(review.note)}" if review.note else "")
+        + f' <span class="hc-when">({esc(review.editor)}, {esc(review.created_at[:16].replace("T", " "))})</span></div>'
+        if review
+        else '<div class="hc-current hc-none">Not reviewed yet.</div>'
+    )
+    passages = []
+    for sup in sentence.supports:
+        source = record.source(sup.number)
+        if source is None:
+            continue
+        ranges = [r for r in span_ranges(source, [sentence])]
+        passages.append(
+            f'<div class="hc-review-passage"><div class="hc-src-head"><span class="hc-num">[{sup.number}]</span> '
+            f'<span class="hc-title">{esc(source.title)}</span> · support score <b>{sup.score:.2f}</b></div>'
+            f"{source_meta_html(source)}"
+            f'<blockquote class="hc-passage">{highlighted_html(source.text, ranges)}</blockquote></div>'
+        )
+    if not passages:
+        passages.append('<div class="hc-none">No citation.</div>')
+    return (
+        f'<div class="hc-review-sentence" id="sentence-{sentence.index}">'
+        f'<div class="hc-sentence"><span class="hc-idx">{sentence.index + 1}.</span> {esc(sentence.text)}</div>'
+        f'<div class="hc-check">Checker: {verdict_badge(sentence.verdict)} score <b>{sentence.score:.2f}</b></div>'
+        f"{current}{''.join(passages)}</div>"
+    )
+
+
+def review_disabled_html(user_env: str, password_env: str) -> str:
+    return (
+        '<div class="hc-disabled"><h2>Editors’ review is not enabled</h2>'
+        "<p>The review page needs a login, and hubchat never ships a default one. To enable it, set both "
+        f"environment variables <code>{esc(user_env)}</code> (the editor’s user name) and "
+        f"<code>{esc(password_env)}</code> (the password) for the hubchat process, then restart it, e.g.</p>"
+        f"<pre>{esc(user_env)}=editor {esc(password_env)}='a long passphrase' hubchat serve</pre>"
+        "<p>The variable names come from <code>ui.editor_user_env</code> and <code>ui.editor_password_env</code> "
+        "in hubchat.toml.</p></div>"
+    )
+
+
+# ---- page furniture ------------------------------------------------------------------------------------------
+
+CHAT_HEADER_HTML = (
+    '<header class="hc-header"><div><span class="hc-brand">hubchat</span>'
+    '<span class="hc-tagline">Answers from the site’s articles, every claim cited.</span></div>'
+    '<a class="hc-editors" href="review/">Editors’ review</a></header>'
+)
+CHAT_PLACEHOLDER_MD = (
+    "### Ask the articles\n"
+    "Answers are built only from the site's articles. Click a citation marker such as [1] to open the passage "
+    "that supports the sentence. Try one of these:"
+)
+REVIEW_HEADER_HTML = (
+    '<header class="hc-header"><div><span class="hc-brand">hubchat</span>'
+    '<span class="hc-tagline">Editors’ review: check what the chat answered and whether its citations hold.</span></div>'
+    '<span><a class="hc-editors" href="../">Chat</a> · <a class="hc-editors" href="logout">Log out</a></span></header>'
+)
+LOGIN_MESSAGE_HTML = "<p>hubchat editors’ review: log in with the editor account configured for this server.</p>"
+
+
+def theme():
+    """The Gradio theme, with system fonts only: the page must not fetch anything from the internet."""
+    import gradio as gr
+
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        neutral_hue="slate",
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+# Opens the passage card of a clicked [n] marker and marks the span that supports the clicked sentence.
+CITATION_JS = """
+<script>
+(function () {
+  function openCitation(key, sentence, number) {
+    var card = document.getElementById('src-' + key + '-' + number);
+    if (!card) { return; }
+    for (var p = card.parentElement; p; p = p.parentElement) { if (p.tagName === 'DETAILS') { p.open = true; } }
+    card.open = true;
+    document.querySelectorAll('.hc-src.hc-active, mark.hc-active').forEach(function (el) { el.classList.remove('hc-active'); });
+    card.classList.add('hc-active');
+    card.querySelectorAll('mark.hc-span').forEach(function (m) {
+      if ((m.getAttribute('data-s') || '').split(' ').indexOf(String(sentence)) >= 0) { m.classList.add('hc-active'); }
+    });
+    var target = card.querySelector('mark.hc-active') || card;
+    card.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+    target.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+  }
+  document.addEventListener('click', function (event) {
+    var link = event.target && event.target.closest ? event.target.closest('a[href^="#cite-"]') : null;
+    if (!link) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    var m = /^#cite-([0-9a-f]+)-(\\d+)-(\\d+)$/.exec(link.getAttribute('href'));
+    if (m) { openCitation(m[1], m[2], m[3]); }
+  }, true);
+})();
+</script>
+"""
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+.hc-header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; flex-wrap: wrap;
+  padding: 0.4rem 0.2rem 0.6rem; border-bottom: 1px solid var(--border-color-primary); margin-bottom: 0.4rem; }
+.hc-brand { font-size: 1.45rem; font-weight: 700; letter-spacing: -0.02em; color: var(--color-accent); margin-right: 0.7rem; }
+.hc-tagline { color: var(--body-text-color-subdued); }
+.hc-editors { font-size: 0.9rem; color: var(--body-text-color-subdued) !important; }
+#hc-chat a[href^="#cite-"] { display: inline-block; font-size: 0.78em; font-weight: 600; text-decoration: none;
+  padding: 0 0.28em; margin: 0 0.06em; border-radius: 0.35em; vertical-align: 0.12em; line-height: 1.35;
+  background: var(--color-accent-soft); color: var(--color-accent) !important; border: 1px solid var(--color-accent); }
+#hc-chat a[href^="#cite-"]:hover { background: var(--color-accent); color: white !important; }
+#hc-chat blockquote { margin: 0.6em 0 0; padding: 0.3em 0.7em; border-left: 3px solid #d97706; background: rgba(217,119,6,0.08); }
+.hc-status { min-height: 1.6rem; font-size: 0.92rem; color: var(--body-text-color-subdued); display: flex; align-items: center; gap: 0.5rem; padding: 0 0.3rem; }
+.hc-spinner { width: 0.9rem; height: 0.9rem; border: 2px solid var(--border-color-primary); border-top-color: var(--color-accent);
+  border-radius: 50%; animation: hc-spin 0.8s linear infinite; }
+@keyframes hc-spin { to { transform: rotate(360deg); } }
+#hc-tools { justify-content: flex-start; }
+#hc-tools button, #hc-tools a { max-width: 14rem; }
+.hc-sources h3 { margin: 0.2rem 0 0.5rem; font-size: 1.05rem; }
+.hc-sources.hc-empty p { color: var(--body-text-color-subdued); font-size: 0.92rem; }
+.hc-group { margin-bottom: 0.8rem; }
+.hc-group h4, .hc-group > summary { font-size: 0.88rem; font-weight: 600; color: var(--body-text-color-subdued); margin: 0.3rem 0; cursor: pointer; }
+.hc-q { color: var(--body-text-color); font-style: italic; }
+.hc-src { border: 1px solid var(--border-color-primary); border-radius: 0.55rem; padding: 0.45rem 0.7rem; margin: 0.4rem 0;
+  background: var(--block-background-fill); transition: box-shadow 0.2s; }
+.hc-src > summary { cursor: pointer; font-weight: 600; list-style-position: outside; }
+.hc-src.hc-active { box-shadow: 0 0 0 2px var(--color-accent); }
+.hc-num { color: var(--color-accent); font-variant-numeric: tabular-nums; }
+.hc-meta { font-size: 0.82rem; color: var(--body-text-color-subdued); margin: 0.35rem 0 0.15rem; word-break: break-word; }
+.hc-tag { display: inline-block; padding: 0 0.4em; margin: 0 0.1em; border-radius: 0.6em; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); font-size: 0.78rem; }
+.hc-section { font-size: 0.82rem; color: var(--body-text-color-subdued); }
+.hc-passage { margin: 0.45rem 0 0.2rem; padding: 0.45rem 0.7rem; border-left: 3px solid var(--border-color-primary);
+  font-size: 0.9rem; line-height: 1.5; white-space: pre-wrap; max-height: 22rem; overflow-y: auto; }
+mark.hc-span { background: #fef08a; color: inherit; padding: 0.05em 0; border-radius: 0.15em; }
+mark.hc-span.hc-active { background: #fbbf24; box-shadow: 0 0 0 2px #d97706; }
+.dark mark.hc-span { background: #854d0e; }
+.dark mark.hc-span.hc-active { background: #b45309; }
+.hc-review-answer { padding: 0.6rem 0.2rem; }
+.hc-review-answer .hc-question { margin: 0.3rem 0; }
+.hc-answer-text { white-space: pre-wrap; line-height: 1.5; padding: 0.5rem 0.7rem; background: var(--background-fill-secondary); border-radius: 0.5rem; }
+.hc-note { margin-top: 0.4rem; color: #b45309; }
+.hc-standalone { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-bottom: 0.3rem; }
+.hc-sentence-box { margin-top: 0.6rem; }
+.hc-review-sentence { padding: 0.6rem 0.8rem; }
+.hc-sentence { font-weight: 600; line-height: 1.5; }
+.hc-idx { color: var(--color-accent); margin-right: 0.25rem; }
+.hc-check, .hc-current { font-size: 0.88rem; margin-top: 0.3rem; }
+.hc-none, .hc-hint, .hc-when { color: var(--body-text-color-subdued); }
+.hc-review-passage { margin-top: 0.5rem; }
+.hc-badge { display: inline-block; padding: 0 0.45em; border-radius: 0.5em; font-size: 0.8rem; font-weight: 600; margin-right: 0.3rem; }
+.hc-v-supported { background: #dcfce7; color: #166534; }
+.hc-v-weak { background: #fef9c3; color: #854d0e; }
+.hc-v-unsupported, .hc-v-uncited { background: #fee2e2; color: #991b1b; }
+.hc-v-not_a_claim { background: var(--background-fill-secondary); color: var(--body-text-color-subdued); }
+.hc-disabled { max-width: 44rem; margin: 2rem auto; line-height: 1.55; }
+.hc-disabled pre { padding: 0.6rem; background: var(--background-fill-secondary); border-radius: 0.4rem; white-space: pre-wrap; }
+"""

@@ -1,0 +1,144 @@
+"""The editors' review page (mounted at /review/): recent answers, each sentence with its cited passage, and
+the editors' verdicts (supported / wrong citation / unsupported, with a note), stored in `hubchat.records`.
+
+The page sits behind Gradio's login. The credentials come only from the environment variables named by
+`ui.editor_user_env` and `ui.editor_password_env`; when either is unset the page only explains how to enable it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+
+from hubchat import ui_render as R
+from hubchat.config import Settings
+from hubchat.records import REVIEW_LABELS, Records
+
+LIST_LIMIT = 200
+LIST_HEADERS = ["When (UTC)", "Question", "Checker", "Flags", "Reviewed"]
+FILTER_CHOICES = [("Flagged", "flagged"), ("Unreviewed", "unreviewed"), ("All", "all")]
+LABEL_CHOICES = [(R.REVIEW_LABEL_NAMES[label], label) for label in REVIEW_LABELS]
+
+
+def editor_credentials(settings: Settings) -> tuple[str, str] | None:
+    """(user, password) from the environment, or None when the review is not enabled."""
+    user = os.environ.get(settings.ui.editor_user_env, "")
+    password = os.environ.get(settings.ui.editor_password_env, "")
+    return (user, password) if user and password else None
+
+
+def make_auth(settings: Settings) -> Callable[[str, str], bool]:
+    """Gradio's login check, comparing in constant time against the environment at each login."""
+
+    def check(username: str, password: str) -> bool:
+        creds = editor_credentials(settings)
+        if creds is None:
+            return False
+        user_ok = hmac.compare_digest(username.encode(), creds[0].encode())
+        password_ok = hmac.compare_digest(password.encode(), creds[1].encode())
+        return user_ok and password_ok
+
+    return check
+
+
+def _row(record) -> list[str]:
+    flags = []
+    if record.refused:
+        flags.append("refusal")
+    if record.flagged:
+        flags.append("checker")
+    if any(not f.helpful for f in record.feedback):
+        flags.append("reader 👎")
+    if any(r.label != "supported" for r in record.reviews.values()):
+        flags.append("editor")
+    claims = [s for s in record.sentences if s.citations or s.verdict != "not_a_claim"]
+    reviewed = f"{sum(1 for s in claims if s.index in record.reviews)}/{len(claims)}"
+    when = record.created_at[:16].replace("T", " ")
+    return [when, " ".join(record.question.split()), record.verdict, ", ".join(flags), reviewed]
+
+
+def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Callable[[str, str], bool] | None]:
+    """The review page and its login check (None when no credentials are configured: the page says how)."""
+    ui = settings.ui
+    if editor_credentials(settings) is None:
+        with gr.Blocks(title="hubchat · editors' review", analytics_enabled=False) as page:
+            gr.HTML(R.review_disabled_html(ui.editor_user_env, ui.editor_password_env), js_on_load=None)
+        return page, None
+
+    export_dir = Path(tempfile.mkdtemp(prefix="hubchat-verdicts-"))
+    quick = dict(api_visibility="private", show_progress="hidden")
+
+    with gr.Blocks(title="hubchat · editors' review", analytics_enabled=False) as page:
+        gr.HTML(R.REVIEW_HEADER_HTML, js_on_load=None)
+        with gr.Row(equal_height=True):
+            which = gr.Radio(FILTER_CHOICES, value="flagged", label="Show", scale=3, elem_id="hc-which")
+            refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="hc-refresh")
+            export = gr.Button("Export verdicts as CSV", size="sm", scale=1, elem_id="hc-export-csv")
+        csv_file = gr.File(label="Verdicts (CSV)", visible=False, elem_id="hc-csv", interactive=False)
+        table = gr.Dataframe(
+            headers=LIST_HEADERS, datatype=["str"] * len(LIST_HEADERS), interactive=False, wrap=True,
+            latex_delimiters=[], max_height=320, elem_id="hc-answers", label="Recent answers (newest first); click one to review it",
+            column_widths=["14%", "50%", "12%", "14%", "10%"],
+        )
+        ids = gr.State([])
+        selected = gr.State(None)
+
+        def list_answers(which_: str):
+            found = records.answers(which_ or "all", limit=LIST_LIMIT)
+            return gr.update(value=[_row(r) for r in found] or None), [r.id for r in found]
+
+        for trigger in (page.load, which.change, refresh.click):
+            trigger(list_answers, [which], [table, ids], **quick)
+
+        def pick(ids_: list[str], evt: gr.SelectData):
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return ids_[row] if 0 <= row < len(ids_) else None
+
+        table.select(pick, [ids], [selected], **quick)
+
+        def export_csv():
+            path = records.export_verdicts_csv(export_dir / "hubchat-verdicts.csv")
+            return gr.update(value=str(path), visible=True)
+
+        export.click(export_csv, None, [csv_file], **quick)
+
+        @gr.render(inputs=[selected])
+        def show(answer_id):
+            record = records.answer(answer_id) if answer_id else None
+            if record is None:
+                gr.HTML('<p class="hc-hint">Pick an answer in the list to review its sentences.</p>', js_on_load=None)
+                return
+            gr.HTML(R.review_answer_html(record), elem_id="hc-review-answer", js_on_load=None)
+            if not record.sentences:
+                gr.HTML('<p class="hc-hint">This answer has no sentences to review (a refusal).</p>', js_on_load=None)
+            for sentence in record.sentences:
+                with gr.Group(elem_classes="hc-sentence-box"):
+                    info = gr.HTML(R.review_sentence_html(record, sentence), js_on_load=None, key=f"info-{answer_id}-{sentence.index}")
+                    current = record.reviews.get(sentence.index)
+                    with gr.Row(equal_height=True):
+                        label = gr.Radio(
+                            LABEL_CHOICES, value=current.label if current else None, label="Editor verdict", scale=3,
+                            elem_id=f"hc-label-{sentence.index}", key=f"label-{answer_id}-{sentence.index}",
+                        )
+                        note = gr.Textbox(
+                            value=current.note if current else "", label="Note", scale=3,
+                            elem_id=f"hc-note-{sentence.index}", key=f"note-{answer_id}-{sentence.index}",
+                        )
+                        save = gr.Button("Save verdict", scale=1, elem_id=f"hc-save-{sentence.index}", key=f"save-{answer_id}-{sentence.index}")
+
+                def save_verdict(label_: str | None, note_: str, request: gr.Request, index=sentence.index):
+                    if not label_:
+                        raise gr.Error("Choose a verdict first.", print_exception=False)
+                    records.set_verdict(answer_id, index, label_, note_ or "", editor=getattr(request, "username", None) or "")
+                    fresh = records.answer(answer_id)
+                    gr.Info("Verdict saved.")
+                    return R.review_sentence_html(fresh, fresh.sentences[index])
+
+                save.click(save_verdict, [label, note], [info], **quick)
+
+    return page, make_auth(settings)

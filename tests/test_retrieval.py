@@ -1,0 +1,379 @@
+"""Hybrid retrieval: fusion maths, the per-article cap, filters in both retrievers, the relevance floor,
+follow-up condensing, and the ranking metrics the benchmark reports."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hubchat.config import RetrievalSettings, Settings
+from hubchat.embeddings import LocalOnnxEmbeddings
+from hubchat.errors import InputError
+from hubchat.ingest import ingest
+from hubchat.retrieval import (
+    HybridRetriever,
+    RetrievalResult,
+    cap_per_article,
+    condense_heuristic,
+    fuse,
+    is_followup,
+    ndcg_at_k,
+    recall_at_k,
+)
+from hubchat.schema import Chunk, Filters, Passage, Turn
+from hubchat.store import ChunkStore
+
+# ---- fusion (pure) -----------------------------------------------------------------------------------------
+
+
+def test_fuse_adds_reciprocal_ranks_across_rankings():
+    fused = dict(fuse([["a", "b", "c"], ["c", "a", "d"]], [1.0, 1.0], k=60))
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused["b"] == pytest.approx(1 / 62)
+    assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused["d"] == pytest.approx(1 / 63)
+
+
+def test_fuse_orders_best_first():
+    assert [i for i, _ in fuse([["a", "b", "c"], ["c", "a", "d"]], [1.0, 1.0], k=60)] == ["a", "c", "b", "d"]
+
+
+def test_fuse_weights_scale_each_ranking():
+    fused = fuse([["a", "b"], ["b", "a"]], [1.0, 3.0], k=10)
+    assert fused[0] == ("b", pytest.approx(1 / 12 + 3 / 11))
+    assert fused[1] == ("a", pytest.approx(1 / 11 + 3 / 12))
+
+
+def test_fuse_with_zero_weight_ignores_that_ranking_but_keeps_its_ids_last():
+    fused = fuse([["a", "b"], ["z"]], [1.0, 0.0], k=1)
+    assert [i for i, _ in fused] == ["a", "b", "z"]
+    assert fused[-1][1] == 0.0
+
+
+def test_fuse_small_k_favours_the_top_ranks():
+    # "x" is first in one ranking only; "y" is fourth in both. k=1: 1/2 beats 2/5. k=100: 1/101 loses to 2/104.
+    rankings = [["x", "p", "s", "y"], ["q", "r", "t", "y"]]
+    small = [i for i, _ in fuse(rankings, [1.0, 1.0], k=1)]
+    large = [i for i, _ in fuse(rankings, [1.0, 1.0], k=100)]
+    assert small.index("x") < small.index("y")
+    assert large.index("y") < large.index("x")
+
+
+def test_fuse_breaks_ties_deterministically_and_counts_a_repeat_once():
+    # "a" and "b" tie on score; "a" has the better best rank.
+    assert [i for i, _ in fuse([["a", "b"], ["b", "a"]], [1.0, 1.0], k=60)] == ["a", "b"]
+    assert dict(fuse([["a", "a", "b"]], [1.0], k=0)) == {"a": 1.0, "b": pytest.approx(1 / 3)}
+
+
+def test_fuse_rejects_mismatched_or_negative_weights():
+    assert fuse([], [], k=60) == []
+    with pytest.raises(ValueError):
+        fuse([["a"]], [1.0, 1.0], k=60)
+    with pytest.raises(ValueError):
+        fuse([["a"]], [-1.0], k=60)
+
+
+def _passage(cid: str, article: str, score: float) -> Passage:
+    return Passage(Chunk(id=cid, article_id=article, ordinal=0, text=cid, start=0, end=len(cid), title=article), score)
+
+
+def test_cap_per_article_keeps_order_and_at_most_cap_per_article():
+    ranked = [_passage("a1", "A", 9), _passage("a2", "A", 8), _passage("a3", "A", 7), _passage("b1", "B", 6), _passage("a4", "A", 5)]
+    assert [p.chunk.id for p in cap_per_article(ranked, 2)] == ["a1", "a2", "b1"]
+    assert [p.chunk.id for p in cap_per_article(ranked, 1)] == ["a1", "b1"]
+    assert cap_per_article(ranked, 10) == ranked
+    with pytest.raises(ValueError):
+        cap_per_article(ranked, 0)
+
+
+# ---- metrics (pure) ----------------------------------------------------------------------------------------
+
+
+def test_ndcg_matches_a_hand_computed_example():
+    # Relevant: d1 (grade 2) and d3 (grade 1); retrieved d3, d2, d1.
+    # DCG = 1/log2(2) + 0 + 2/log2(4) = 1 + 1 = 2; ideal = 2/log2(2) + 1/log2(3) = 2 + 0.6309.
+    relevance = {"d1": 2, "d3": 1, "d9": 0}
+    assert ndcg_at_k(["d3", "d2", "d1"], relevance, 10) == pytest.approx(2 / (2 + 1 / math.log2(3)))
+    # Cut at 2 ranks: only d3 counts; the ideal at 2 still has both.
+    assert ndcg_at_k(["d3", "d2", "d1"], relevance, 2) == pytest.approx(1 / (2 + 1 / math.log2(3)))
+    assert ndcg_at_k(["d1", "d3"], relevance, 10) == pytest.approx(1.0)
+    assert ndcg_at_k(["x", "y"], relevance, 10) == 0.0
+    assert ndcg_at_k(["d1"], {}, 10) == 0.0
+
+
+def test_ndcg_counts_a_repeated_id_once():
+    assert ndcg_at_k(["d1", "d1", "d2"], {"d2": 1}, 10) == pytest.approx(1 / math.log2(3))
+
+
+def test_recall_matches_a_hand_computed_example():
+    relevance = {"d1": 1, "d2": 1, "d3": 1, "d4": 0}
+    assert recall_at_k(["d4", "d1", "x", "d3"], relevance, 100) == pytest.approx(2 / 3)
+    assert recall_at_k(["d4", "d1", "x", "d3"], relevance, 2) == pytest.approx(1 / 3)
+    assert recall_at_k([], relevance, 100) == 0.0
+    assert recall_at_k(["d1"], {}, 100) == 0.0
+
+
+# ---- follow-up condensing (pure) ---------------------------------------------------------------------------
+
+WHISPER = [Turn("What are Whisper's main weaknesses as a transcription model?", "Hallucinated text in silence.")]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How can I reduce that last problem?",  # deixis
+        "Does it have a free tier?",  # pronoun
+        "And how does it compare on price?",  # continuation opener
+        "What about the large model?",
+        "How about speaker labels?",
+        "Which one is cheaper?",
+        "Pricing?",  # very short, names nothing
+    ],
+)
+def test_followups_get_the_previous_questions_terms(question):
+    condensed = condense_heuristic(question, WHISPER)
+    assert condensed.endswith(question)
+    assert condensed.startswith("Whisper")
+    assert "transcription" in condensed
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is Ollama?",  # short but names something
+        "How does Chroma compare to Pinecone for hybrid search?",
+        "What is retrieval-augmented generation and how does it work?",  # the pronoun points inside the question
+        "Can one GPU run a 70B model?",  # "one" is a number here
+        "Why should business rules be enforced in code rather than in prompts?",
+    ],
+)
+def test_standalone_questions_are_unchanged(question):
+    assert not is_followup(question)
+    assert condense_heuristic(question, WHISPER) == question
+
+
+def test_without_history_nothing_is_added():
+    assert condense_heuristic("Does it have a free tier?", []) == "Does it have a free tier?"
+
+
+def test_a_chain_of_followups_keeps_the_original_topic():
+    history = [Turn("What is Ollama?", "A local model runner."), Turn("Which port does its API listen on?", "11434.")]
+    condensed = condense_heuristic("And does it run on Windows?", history)
+    assert "Ollama" in condensed
+    assert condensed.endswith("And does it run on Windows?")
+
+
+def test_terms_already_in_the_question_are_not_repeated_and_output_is_deterministic():
+    history = [Turn("Which of Llama, Mistral and Qwen has the most permissive licence?", "Qwen and Mistral.")]
+    first = condense_heuristic("What are Llama's custom terms, then?", history)
+    assert first == "Mistral Qwen permissive licence: What are Llama's custom terms, then?"
+    assert condense_heuristic("What are Llama's custom terms, then?", history) == first
+
+
+# ---- against a real embedded Chroma store ---------------------------------------------------------------------
+
+ARTICLES = {
+    "vector-databases.md": (
+        "/guides/vector-databases",
+        "Choosing a Vector Database",
+        "2024-03-10",
+        ["vector-db", "rag"],
+        """
+        Chroma is an open-source vector database that runs embedded inside a Python process or as a server. It
+        stores embeddings next to their documents and metadata.
+
+        ## Indexes
+
+        Most vector databases build an HNSW graph for approximate nearest-neighbour search. pgvector adds HNSW
+        and IVFFlat indexes to PostgreSQL, so teams that already run Postgres can keep one database.
+
+        ## Hybrid search
+
+        Keyword search with BM25 finds exact terms such as error codes, while vector search finds paraphrases.
+        Reciprocal rank fusion merges the two rankings without calibrating their scores.
+        """,
+    ),
+    "local-llms.md": (
+        "/guides/local-llms",
+        "Running Language Models Locally",
+        "2025-05-01",
+        ["local-llm"],
+        """
+        Ollama and llama.cpp let you run open-weight language models on a laptop without sending data to a cloud
+        service. Quantised GGUF files shrink a 7B model to about four gigabytes.
+
+        ## Memory
+
+        A quantised 8B model needs roughly 8 GB of RAM to run comfortably; larger models need a GPU with more
+        memory or a lot of patience.
+
+        ## Serving
+
+        Ollama exposes an HTTP API on port 11434, and LM Studio offers an OpenAI-compatible local server.
+        """,
+    ),
+    "gpu-export.md": (
+        "/insights/gpu-export-controls",
+        "GPU Export Controls Explained",
+        "2025-09-15",
+        ["gpus", "regulation"],
+        """
+        The United States restricts exports of advanced data-centre GPUs to China. Nvidia answered earlier rules
+        with cut-down chips for the Chinese market.
+
+        ## Who is affected
+
+        Cloud providers and research labs that buy accelerators in bulk must check licence requirements before
+        shipping hardware abroad.
+        """,
+    ),
+    "speech.md": (
+        "/compare/speech-to-text",
+        "Whisper Versus Cloud Speech APIs",
+        "2024-11-20",
+        ["speech", "local-llm"],
+        """
+        OpenAI's Whisper transcribes speech locally and is released under the MIT licence. Running it on your own
+        machine keeps recordings private.
+
+        ## Weaknesses
+
+        Whisper can hallucinate text during long silences, and it does not label speakers on its own; diarization
+        needs a separate model.
+        """,
+    ),
+}
+
+
+def _write_corpus(root: Path) -> None:
+    root.mkdir(parents=True)
+    for name, (url, title, date, tags, body) in ARTICLES.items():
+        front = f'---\ntitle: "{title}"\nurl: {url}\ndate: {date}\ntags: [{", ".join(tags)}]\nsummary: "x"\n---\n'
+        (root / name).write_text(front + textwrap.dedent(body).strip() + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalOnnxEmbeddings:
+    return LocalOnnxEmbeddings(threads=2)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, embedder) -> ChunkStore:
+    root = tmp_path_factory.mktemp("retrieval")
+    _write_corpus(root / "corpus")
+    settings = Settings(
+        corpus={"path": root / "corpus"},
+        index={"dir": root / "index", "collection": "test-retrieval"},
+        # Small chunks, so each article has several and the per-article cap has something to cap.
+        chunking={"target_tokens": 40, "max_tokens": 60, "overlap_tokens": 0},
+    )
+    store = ChunkStore(settings, embedder.name, embedder, dimension=embedder.dimension)
+    summary = ingest(settings, store, embedder)
+    assert len(summary.added) == len(ARTICLES)
+    return store
+
+
+def _retriever(store, embedder, **overrides) -> HybridRetriever:
+    return HybridRetriever(store, embedder, RetrievalSettings(**{"top_k": 5, "per_article_cap": 2, **overrides}))
+
+
+def test_every_article_has_several_chunks(store):
+    per_article = {}
+    for chunk in store.all_chunks():
+        per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+    assert len(per_article) == 4 and min(per_article.values()) >= 2
+
+
+@pytest.mark.parametrize(
+    "filters, allowed",
+    [
+        (Filters(tags=("speech",)), {"/compare/speech-to-text"}),
+        (Filters(tags=("regulation", "rag")), {"/insights/gpu-export-controls", "/guides/vector-databases"}),
+        (Filters(since="2025-01-01"), {"/guides/local-llms", "/insights/gpu-export-controls"}),
+        (Filters(since="2024-06-01", until="2025-06-30"), {"/guides/local-llms", "/compare/speech-to-text"}),
+        (Filters(article_ids=("/guides/vector-databases",)), {"/guides/vector-databases"}),
+        (Filters(tags=("local-llm",), until="2024-12-31"), {"/compare/speech-to-text"}),
+    ],
+)
+def test_filters_apply_in_both_retrievers(store, embedder, filters, allowed):
+    retriever = _retriever(store, embedder)
+    # A question whose words occur in every article, so an unfiltered search would return all four.
+    query = "models data search licence run"
+    unfiltered = {c.article_id for c, _ in retriever.lexical(query, 50)}
+    assert unfiltered == set(a[0] for a in ARTICLES.values())
+    dense = retriever.dense(query, 50, filters)
+    lexical = retriever.lexical(query, 50, filters)
+    assert dense and lexical
+    assert {c.article_id for c, _ in dense} == allowed
+    assert {c.article_id for c, _ in lexical} <= allowed
+    fused = retriever.retrieve(query, filters=filters, top_k=20)
+    assert fused.passages and {p.chunk.article_id for p in fused.passages} <= allowed
+
+
+def test_filter_matching_nothing_gives_no_passages_and_a_refusal(store, embedder):
+    result = _retriever(store, embedder).retrieve("Which port does Ollama listen on?", Filters(tags=("no-such-tag",)))
+    assert result.passages == () and result.relevant is False
+
+
+def test_retrieve_fuses_caps_and_ranks_the_answering_chunk_first(store, embedder):
+    result = _retriever(store, embedder, per_article_cap=1).retrieve("Which port does the Ollama API listen on?")
+    assert isinstance(result, RetrievalResult)
+    assert result.relevant
+    top = result.passages[0]
+    assert "11434" in top.chunk.text
+    assert top.dense_rank is not None and top.lexical_rank is not None
+    assert top.score == pytest.approx(1 / (60 + top.dense_rank) + 1 / (60 + top.lexical_rank))
+    articles = [p.chunk.article_id for p in result.passages]
+    assert len(articles) == len(set(articles))  # cap 1: one chunk per article
+    assert [p.score for p in result.passages] == sorted((p.score for p in result.passages), reverse=True)
+    assert set(result.timings) == {"embed", "dense", "lexical", "fuse"}
+    assert all(t >= 0 for t in result.timings.values())
+
+
+def test_top_k_and_the_cap_bound_the_passages(store, embedder):
+    retriever = _retriever(store, embedder, per_article_cap=2)
+    result = retriever.retrieve("vector database indexes and hybrid search", top_k=3)
+    assert len(result.passages) == 3
+    many = retriever.retrieve("vector database indexes and hybrid search", top_k=50)
+    counts = {}
+    for p in many.passages:
+        counts[p.chunk.article_id] = counts.get(p.chunk.article_id, 0) + 1
+    assert max(counts.values()) == 2
+
+
+@pytest.mark.parametrize("question", ["What is the capital of Peru?", "How do I bake sourdough bread?"])
+def test_out_of_corpus_questions_fall_below_the_relevance_floor(store, embedder, question):
+    result = _retriever(store, embedder).retrieve(question)
+    assert result.relevant is False
+    assert result.best_dense_score < RetrievalSettings().min_dense_score
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How much RAM does a quantised 8B model need?", "Does Whisper label speakers?", "What is pgvector?"],
+)
+def test_in_corpus_questions_clear_the_relevance_floor(store, embedder, question):
+    assert _retriever(store, embedder).retrieve(question).relevant
+
+
+def test_a_strong_lexical_match_alone_clears_the_floor(store, embedder):
+    # With the dense floor out of reach, only the lexical branch can pass a question.
+    retriever = _retriever(store, embedder, min_dense_score=1.0)
+    covered = retriever.retrieve("Ollama HTTP API port 11434")
+    assert covered.lexical_coverage == pytest.approx(1.0)
+    assert covered.relevant
+    absent = retriever.retrieve("What is the capital of Peru?")
+    assert absent.lexical_coverage < retriever.min_lexical_coverage
+    assert not absent.relevant
+
+
+def test_an_empty_question_is_an_input_error_and_an_overlong_one_is_cut_at_a_word(store, embedder):
+    retriever = _retriever(store, embedder, max_question_chars=41)
+    with pytest.raises(InputError):
+        retriever.retrieve("   ")
+    result = retriever.retrieve("Which port does the Ollama API listen on? " * 5)
+    assert result.query == "Which port does the Ollama API listen on?"
+    assert "11434" in result.passages[0].chunk.text
