@@ -82,6 +82,7 @@ class QuestionResult:
         support: the supporting article ids ((): a refusal).
         retrieved: the article ids of the top-k passages, best first, without repeats.
         relevant: the retriever's own verdict that the corpus covers the question.
+        best_dense_score, lexical_coverage: the two signals behind that verdict.
     """
 
     id: str
@@ -90,6 +91,8 @@ class QuestionResult:
     support: tuple[str, ...]
     retrieved: tuple[str, ...]
     relevant: bool
+    best_dense_score: float | None = None
+    lexical_coverage: float | None = None
 
     @property
     def recall(self) -> float:
@@ -163,7 +166,10 @@ class GoldReport:
 def _search(retriever: HybridRetriever, question: dict, query: str, k: int) -> QuestionResult:
     result = retriever.retrieve(query, top_k=k)
     retrieved = tuple(dict.fromkeys(p.chunk.article_id for p in result.passages))
-    return QuestionResult(question["id"], role(question), query, supporting_articles(question), retrieved, result.relevant)
+    return QuestionResult(
+        question["id"], role(question), query, supporting_articles(question), retrieved, result.relevant,
+        getattr(result, "best_dense_score", None), getattr(result, "lexical_coverage", None),
+    )
 
 
 def evaluate_gold(retriever: HybridRetriever, questions: Sequence[dict], k: int = K) -> GoldReport:
@@ -198,8 +204,21 @@ def machine_info() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
-def format_report(report: GoldReport, settings, ingest_seconds: float | None = None, command: str = "") -> str:
-    """The Markdown body of the RESULTS.md section."""
+def _signals(result: QuestionResult) -> str:
+    dense = "-" if result.best_dense_score is None else f"{result.best_dense_score:.2f}"
+    lexical = "-" if result.lexical_coverage is None else f"{result.lexical_coverage:.2f}"
+    return f"{dense} / {lexical}"
+
+
+def format_report(report: GoldReport, settings, ingest: str = "", command: str = "") -> str:
+    """The Markdown body of the RESULTS.md section.
+
+    Args:
+        report: what `evaluate_gold` measured.
+        settings: the Settings the index and retriever were built with (their figures are quoted).
+        ingest: a short note on the ingest run (time, load), or "".
+        command: the command line that produced the figures.
+    """
     k = report.k
     count = lambda which: sum(1 for r in report.results if r.role == which)  # noqa: E731
     r = settings.retrieval
@@ -235,15 +254,16 @@ def format_report(report: GoldReport, settings, ingest_seconds: float | None = N
     if misses:
         lines.append(f"Questions with a supporting article outside the top {k}: "
                      + ", ".join(f"{m.id} ({m.recall:.2f})" for m in misses) + ".")
-    wrong_refusals = [x.id for x in report.refusals if x.relevant]
+    wrong_refusals = [x for x in report.refusals if x.relevant]
     if wrong_refusals:
-        lines.append("Refusal questions marked relevant: " + ", ".join(wrong_refusals) + ".")
+        lines.append("Refusal questions marked relevant (best cosine / lexical coverage): "
+                     + ", ".join(f"{x.id} ({_signals(x)})" for x in wrong_refusals) + ".")
     unmarked = [x.id for x in report.answerable if not x.relevant]
     if unmarked:
         lines.append("Answerable questions marked not relevant: " + ", ".join(unmarked) + ".")
     timing = f"All {len(report.results) + len(report.raw_followups)} searches took {report.seconds:.1f} s"
-    if ingest_seconds is not None:
-        timing += f"; ingesting the corpus took {ingest_seconds:.1f} s"
+    if ingest:
+        timing += f"; {ingest}"
     lines += [
         "",
         f"Command: `{command or '.venv/bin/python benchmarks/bench_gold_retrieval.py --write-results'}` "
@@ -298,13 +318,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             store={"mode": "embedded"},
         )
         runtime = Runtime(settings)
+        load = os.getloadavg()[0]
+        cpu = time.process_time()
         summary = runtime.ingest()
+        cpu = time.process_time() - cpu
         print(f"ingested {len(summary.added)} articles, {summary.chunks_total} chunks in {summary.seconds:.1f} s", file=sys.stderr)
         report = evaluate_gold(runtime.retriever, questions)
         del runtime  # Chroma keeps files open; release them before the folder goes
 
     command = ".venv/bin/python benchmarks/bench_gold_retrieval.py" + (" --write-results" if args.write_results else "")
-    body = format_report(report, settings, summary.seconds, command)
+    # Wall time alone misleads on a shared machine; CPU time and the load show how busy it was.
+    ingest = (f"ingesting the corpus ({len(summary.added)} articles, {summary.chunks_total} chunks) took "
+              f"{summary.seconds:.1f} s wall, {cpu:.1f} s CPU, at a load average of {load:.1f}")
+    body = format_report(report, settings, ingest, command)
     print(body)
     if args.write_results:
         replace_section(RESULTS_FILE, SECTION, body)

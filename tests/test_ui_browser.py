@@ -96,7 +96,8 @@ def test_follow_up_feedback_export_and_new_conversation(page: Page, ui_server, u
     expect(page.locator(USER)).to_have_count(2)
 
     # Rate the follow-up answer, with a comment.
-    page.locator(BOT).last.locator("xpath=ancestor::div[contains(@class,'message-row')]").locator('button[aria-label="Dislike"]').click()
+    # Only answers carry rating buttons, so the last pair belongs to the last answer.
+    page.locator('#hc-chat button[aria-label="Dislike"]').last.click()
     expect(page.locator("#hc-comment-row")).to_be_visible()
     page.fill("#hc-comment textarea", "It should say how much rye to use.")
     page.click("#hc-send-comment")

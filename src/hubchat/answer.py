@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from hubchat.attribution import attribute_uncited
 from hubchat.backends import backend_errors, backend_label, build_chat_model
 from hubchat.citations import CitationReport, best_supporting_span, check_citations
 from hubchat.config import Settings
@@ -213,6 +214,7 @@ class Answerer:
         raw = "".join(raw_parts).strip()
         timings["generate"] = time.perf_counter() - started - timings.get("retrieve", 0) - timings["condense"]
         report = check_citations(raw, passages, embed=self._embed, refusal_text=self.prompts.refusal)
+        report = attribute_uncited(report, passages, embed=self._embed, refusal_text=self.prompts.refusal)
         timings["total"] = time.perf_counter() - started
         yield AnswerEvent(
             "final",
@@ -270,6 +272,9 @@ class Answerer:
             flagged = [s for s in report.sentences if s.verdict in ("unsupported", "uncited", "weak")]
             if flagged:
                 notes.append(f"The citation check flagged {len(flagged)} of {len(report.sentences)} sentences; treat them with care.")
+            added = sum(s.attributed for s in report.sentences)
+            if added:
+                notes.append(f"{added} citation(s) were added by the checker where the model wrote none.")
             if report.issues:
                 notes.append(f"{len(report.issues)} citation marker(s) pointing at nothing were removed.")
         return AnswerResult(

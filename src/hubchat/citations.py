@@ -86,6 +86,8 @@ class SentenceCheck:
     supports: tuple[SpanSupport, ...]
     verdict: Verdict
     score: float
+    # True when the model wrote no marker here and the checker added the citation (see attribution.py).
+    attributed: bool = False
 
 
 @dataclass(frozen=True)

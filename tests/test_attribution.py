@@ -1,0 +1,51 @@
+"""Citations added by the checker: only where a shown passage really supports the sentence."""
+
+from hubchat.attribution import attribute_uncited
+from hubchat.citations import check_citations
+from hubchat.schema import Chunk, Passage
+
+ARTICLE = (
+    "Cursor is a fork of VS Code. It imports VS Code extensions and settings. "
+    "GitHub Copilot works as an extension in many editors, including JetBrains IDEs."
+)
+
+
+def passage(article_id: str, text: str, start: int = 0) -> Passage:
+    chunk = Chunk(id=f"{article_id}-0", article_id=article_id, ordinal=0, text=text, start=start, end=start + len(text), title="t")
+    return Passage(chunk=chunk, score=1.0)
+
+
+PASSAGES = [
+    passage("/other", "Whisper is a speech recognition model released by OpenAI."),
+    passage("/compare/cursor", ARTICLE),
+]
+
+
+def test_supported_uncited_sentence_gets_the_supporting_passage():
+    report = check_citations("Cursor is a fork of VS Code.", PASSAGES)
+    assert report.sentences[0].verdict == "uncited"
+    amended = attribute_uncited(report, PASSAGES)
+    sentence = amended.sentences[0]
+    assert sentence.citations == (2,) and sentence.attributed and sentence.verdict == "supported"
+    assert amended.text == "Cursor is a fork of VS Code [2]."
+    assert amended.cited_numbers == (2,)
+
+
+def test_unsupported_uncited_sentence_stays_flagged():
+    report = check_citations("Bananas grow in Ecuador and are yellow.", PASSAGES)
+    amended = attribute_uncited(report, PASSAGES)
+    assert amended.sentences[0].verdict == "uncited" and not amended.sentences[0].attributed
+    assert amended.cited_numbers == ()
+
+
+def test_model_written_citations_are_not_marked_attributed():
+    report = check_citations("Cursor is a fork of VS Code [2]. GitHub Copilot works in JetBrains IDEs.", PASSAGES)
+    amended = attribute_uncited(report, PASSAGES)
+    first, second = amended.sentences
+    assert first.citations == (2,) and not first.attributed
+    assert second.citations == (2,) and second.attributed
+
+
+def test_nothing_to_add_returns_the_same_report():
+    report = check_citations("Cursor is a fork of VS Code [2].", PASSAGES)
+    assert attribute_uncited(report, PASSAGES) is report
