@@ -173,9 +173,15 @@ def _login(page: Page, url: str, user: str, password: str) -> None:
     page.get_by_role("button", name="Login").click()
 
 
-def _open_answer(page: Page, question: str) -> None:
+QUESTION_CELL = '#hc-answers [role="gridcell"][data-col="2"]'
+
+
+def _open_answer(page: Page, question: str, records: Records) -> None:
     page.locator("#hc-which").get_by_label("All").check()
-    row = page.locator('#hc-answers [role="gridcell"][data-col="1"]', has_text=question).first
+    # Wait for the "All" list to replace the default "Flagged" one, or the click could land on a row being replaced.
+    newest = records.answers("all", limit=1)[0].id[:8]
+    expect(page.locator('#hc-answers [data-testid="cell-0-0"]')).to_have_text(newest)
+    row = page.locator(QUESTION_CELL, has_text=question).first
     row.click()
     expect(page.locator("#hc-review-answer .hc-question")).to_have_text(question)
 
@@ -183,6 +189,7 @@ def _open_answer(page: Page, question: str) -> None:
 def test_editor_flags_a_sentence_and_the_verdict_survives_a_reload(page: Page, ui_server, editor_login, ui_settings):
     from gradio_client import Client
 
+    records = Records(ui_settings.ui.db_path)
     client = Client(ui_server.url, verbose=False)
     question = "How long does a worm bin take to make compost?"
     client.predict(question, "[]", "{}", api_name="/ask")
@@ -194,8 +201,8 @@ def test_editor_flags_a_sentence_and_the_verdict_survives_a_reload(page: Page, u
     _login(page, ui_server.url, *editor_login)
     expect(page.locator("#hc-answers")).to_be_visible()
 
-    _open_answer(page, script_question)  # the <script> question is listed and shown as text
-    _open_answer(page, question)
+    _open_answer(page, script_question, records)  # the <script> question is listed and shown as text
+    _open_answer(page, question, records)
     expect(page.locator("#hc-review-answer")).to_contain_text("three months")
     first = page.locator(".hc-review-sentence").first
     expect(first.locator("mark.hc-span").first).to_be_visible()
@@ -207,14 +214,14 @@ def test_editor_flags_a_sentence_and_the_verdict_survives_a_reload(page: Page, u
 
     page.reload()
     expect(page.locator("#hc-answers")).to_be_visible()  # still logged in
-    _open_answer(page, question)
+    _open_answer(page, question, records)
     expect(page.locator("#hc-label-0").get_by_label("Unsupported")).to_be_checked()
     expect(page.locator("#hc-note-0 textarea")).to_have_value("The article gives no time for worm bins.")
     expect(page.locator(".hc-review-sentence").first.locator(".hc-current")).to_contain_text(f"Unsupported")
 
     # The flagged list now holds it, and the CSV export carries the verdict.
     page.locator("#hc-which").get_by_label("Flagged").check()
-    expect(page.locator('#hc-answers [role="gridcell"][data-col="1"]', has_text=question).first).to_be_visible()
+    expect(page.locator(QUESTION_CELL, has_text=question).first).to_be_visible()
     page.click("#hc-export-csv")
     link = page.locator("#hc-csv a").first
     expect(link).to_be_visible()

@@ -47,7 +47,7 @@ def _settings(config: Path | None, profile: str | None, verbose: bool = False) -
 
 
 def _fail(exc: HubchatError) -> None:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -134,15 +134,18 @@ def status(config: ConfigOpt = None, profile: ProfileOpt = None, verbose: Verbos
         _fail(exc)
 
 
-def _print_answer(result) -> None:
-    out.print(result.text, highlight=False, markup=False)
+def _print_answer(result, show_text: bool = True) -> None:
+    if show_text:
+        # The checked text differs from what streamed when bad markers were removed or citations added.
+        out.print("\nChecked answer:" if result.raw_text else "", style="bold")
+        out.print(result.text, highlight=False, markup=False, soft_wrap=True)
     if result.notes:
         for note in result.notes:
-            console.print(f"[yellow]note:[/] {note}", highlight=False)
+            console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     if result.sources:
         out.print("\nSources:", style="bold")
         for src in result.sources:
-            out.print(f"  [{src.number}] {src.title} ({src.date}) {src.link}", highlight=False, markup=False)
+            out.print(f"  [{src.number}] {src.title} ({src.date}) {src.link}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -179,9 +182,8 @@ def ask(
             out.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
             return
         if streamed:
-            sys.stdout.write("\n\n")
-            out.print("Checked answer:", style="bold")
-        _print_answer(result)
+            sys.stdout.write("\n")
+        _print_answer(result, show_text=not streamed or result.text.strip() != result.raw_text.strip())
     except HubchatError as exc:
         _fail(exc)
 
@@ -204,11 +206,33 @@ def serve(
         if not no_ingest:
             summary = run_ingest_with_progress(runtime)
             print_ingest_summary(summary, console)
+        _prepare_chat_backend(settings)
         from hubchat.ui import launch
 
         launch(runtime, host=host, port=port)
     except HubchatError as exc:
         _fail(exc)
+
+
+def _prepare_chat_backend(settings: Settings) -> None:
+    """Start the local model before serving (its load blocks the process); probe a remote one.
+
+    A missing local model stops start-up with the install command. A remote server that is down only warns:
+    the chat keeps serving and tells the reader what happened when a question needs it.
+    """
+    from hubchat.backends import backend_label, check_backend
+    from hubchat.errors import BackendError
+
+    if settings.chat.backend == "extractive":
+        return
+    if settings.chat.backend == "local":
+        console.print(f"Starting the local chat model ({backend_label(settings.chat)})…")
+        check_backend(settings.chat, start_local=True)
+        return
+    try:
+        check_backend(settings.chat)
+    except BackendError as exc:
+        console.print(f"[yellow]warning:[/] {exc}", highlight=False)
 
 
 def main() -> None:

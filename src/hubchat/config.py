@@ -178,12 +178,14 @@ def _format_error(err: ValidationError, source: str) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(root)"
         value = e.get("input")
+        env_name = "HUBCHAT_" + "__".join(str(p) for p in e["loc"]).upper()
+        where = env_name if env_name in os.environ else source
         if e["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key '{key}'")
+            lines.append(f"{where}: unknown key '{key}'")
         elif isinstance(value, dict):
-            lines.append(f"{source}: {key}: {e['msg']}")
+            lines.append(f"{where}: {key}: {e['msg']}")
         else:
-            lines.append(f"{source}: {key} = {value!r} is not valid: {e['msg']}")
+            lines.append(f"{where}: {key} = {value!r} is not valid: {e['msg']}")
     return "; ".join(lines)
 
 

@@ -11,9 +11,13 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from hubchat.chunking import chunk_article, embedding_text
 from hubchat.config import Settings
@@ -25,8 +29,9 @@ log = logging.getLogger(__name__)
 
 # Bump when chunking or metadata logic changes in a way that should re-embed every article.
 PIPELINE_VERSION = 2
-# Chunks embedded per batch group: large enough to keep the embedder busy, small enough to write often.
-GROUP_CHUNKS = 64
+# Embedder batches per embedding call. The embedder sorts a call's texts by length so each batch pads little;
+# measured on the real corpus, calls of 64 chunks cost 14% more than one sorted pass over all, 256 chunks 3%.
+GROUP_BATCHES = 8
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -69,7 +74,8 @@ def ingest(
         embeddings: has `embed_array(texts) -> np.ndarray` (or LangChain's embed_documents) and `name`.
         corpus_dir: the folder to read (default: settings.corpus.path).
         rebuild: drop the index first and embed everything again.
-        progress: called as progress(stage, done, total) while scanning and embedding.
+        progress: called as progress(stage, done, total) with stage "scan" (files), "chunk" (articles) and
+            "embed" (chunks embedded and written; reported once every article is chunked and the total is known).
 
     Returns:
         The summary: articles added, updated, deleted, unchanged, skipped (with reasons), chunk counts, seconds.
@@ -148,43 +154,80 @@ def ingest(
 def _embed(embeddings, texts: list[str]):
     if hasattr(embeddings, "embed_array"):
         return embeddings.embed_array(texts)
-    import numpy as np
-
     return np.asarray(embeddings.embed_documents(texts), dtype="float32")
 
 
 def _embed_and_write(articles, states, settings, store, embeddings, name, report) -> tuple[list[str], list[str], int]:
-    """Chunk, embed in groups of about GROUP_CHUNKS chunks, and write each article as soon as it is embedded."""
+    """Chunk the articles, embed their chunks in groups, and write each article as soon as all its chunks have vectors.
+
+    Embedding runs in a worker thread (onnxruntime releases the GIL), so chunking and Chroma writes overlap with it
+    instead of adding to it. Groups are a fixed number of embedder batches taken across article boundaries, so
+    every batch is full and the embedder's length sorting has enough texts to keep padding low.
+    """
     added: list[str] = []
     updated: list[str] = []
-    chunked: list[tuple[Article, list[Chunk], str]] = []
-    for article in articles:
-        key = version_key(article.source_hash, settings, name)
-        chunks = chunk_article(article, settings.chunking, version_key=key)
-        if chunks:
-            chunked.append((article, chunks, key))
-    total = sum(len(c) for _, c, _ in chunked)
-    done = 0
-    report("embed", 0, total)
-    group: list[tuple[Article, list[Chunk], str]] = []
+    group_size = max(1, int(getattr(embeddings, "batch_size", 32))) * GROUP_BATCHES
+    pending: list[_Pending] = []
+    texts: list[tuple[int, int, str]] = []  # (index in pending, chunk ordinal, embedding text), in reading order
+    in_flight: deque[tuple[Future, list[tuple[int, int]]]] = deque()
+    submitted = written = done = 0
+    total: int | None = None  # known once every article is chunked
 
-    def flush() -> None:
-        nonlocal done
-        texts = [embedding_text(c) for _, chunks, _ in group for c in chunks]
-        vectors = _embed(embeddings, texts)
-        offset = 0
-        for article, chunks, key in group:
-            store.write_article(chunks, vectors[offset:offset + len(chunks)], source_path=article.source_path, version_key=key)
-            offset += len(chunks)
-            (updated if article.id in states else added).append(article.id)
-            done += len(chunks)
-            report("embed", done, total)
-        group.clear()
+    def submit(pool: ThreadPoolExecutor, final: bool) -> None:
+        nonlocal submitted
+        while len(texts) - submitted >= group_size or (final and submitted < len(texts)):
+            part = texts[submitted : submitted + group_size]
+            submitted += len(part)
+            in_flight.append((pool.submit(_embed, embeddings, [t for _, _, t in part]), [(p, c) for p, c, _ in part]))
 
-    for item in chunked:
-        group.append(item)
-        if sum(len(c) for _, c, _ in group) >= GROUP_CHUNKS:
-            flush()
-    if group:
-        flush()
-    return added, updated, total
+    def collect(wait: bool) -> None:
+        """Take finished groups in order and write every article whose chunks are all embedded."""
+        nonlocal written, done
+        while in_flight and (wait or in_flight[0][0].done()):
+            future, slots = in_flight.popleft()
+            vectors = future.result()
+            for (p, c), vector in zip(slots, vectors):
+                pending[p].vectors[c] = vector
+                pending[p].missing -= 1
+            while written < len(pending) and pending[written].missing == 0:
+                item = pending[written]
+                vectors = np.stack(item.vectors).astype(np.float32, copy=False)
+                store.write_article(item.chunks, vectors, source_path=item.article.source_path, version_key=item.key)
+                (updated if item.article.id in states else added).append(item.article.id)
+                item.vectors = None  # written: free the memory
+                written += 1
+                done += len(item.chunks)
+                if total is not None:
+                    report("embed", done, total)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubchat-embed")
+    try:
+        for i, article in enumerate(articles, 1):
+            key = version_key(article.source_hash, settings, name)
+            chunks = chunk_article(article, settings.chunking, version_key=key)
+            report("chunk", i, len(articles))
+            if not chunks:
+                continue
+            p = len(pending)
+            pending.append(_Pending(article, chunks, key, [None] * len(chunks), len(chunks)))
+            texts.extend((p, c, embedding_text(chunk)) for c, chunk in enumerate(chunks))
+            submit(pool, final=False)
+            collect(wait=False)
+        total = len(texts)
+        report("embed", done, total)
+        submit(pool, final=True)
+        collect(wait=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return added, updated, len(texts)
+
+
+@dataclass
+class _Pending:
+    """An article waiting for the vectors of its chunks."""
+
+    article: Article
+    chunks: list[Chunk]
+    key: str
+    vectors: list  # one vector per chunk, None until its group comes back
+    missing: int

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -288,6 +289,14 @@ class Records:
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM answers WHERE id = ?", (answer_id,)).fetchone()
             return self._record(conn, row) if row else None
+
+    def find_answer_id(self, prefix: str) -> str | None:
+        """The id of the one answer whose id starts with `prefix` (None if none or several)."""
+        if not prefix or not re.fullmatch(r"[0-9a-f]+", prefix):
+            return None
+        with self._connect() as conn:
+            rows = conn.execute("SELECT id FROM answers WHERE id LIKE ? LIMIT 2", (prefix + "%",)).fetchall()
+        return rows[0]["id"] if len(rows) == 1 else None
 
     def answers(self, which: ListFilter = "all", limit: int = 50) -> list[AnswerRecord]:
         """Recent answers, newest first.

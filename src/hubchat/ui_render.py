@@ -275,7 +275,7 @@ def review_answer_html(record) -> str:
     feedback = ""
     if record.feedback:
         items = "".join(
-            f'<li>{"👍 helpful" if f.helpful else "👎 not helpful"}'
+            f'<li>{"helpful" if f.helpful else "not helpful"}'
             + (f": “{esc(f.comment)}”" if f.comment else "")
             + f' <span class="hc-when">{esc(f.created_at[:16].replace("T", " "))}</span></li>'
             for f in record.feedback

@@ -20,7 +20,8 @@ from hubchat.config import Settings
 from hubchat.records import REVIEW_LABELS, Records
 
 LIST_LIMIT = 200
-LIST_HEADERS = ["When (UTC)", "Question", "Checker", "Flags", "Reviewed"]
+LIST_HEADERS = ["ID", "When (UTC)", "Question", "Checker", "Flags", "Reviewed"]
+ID_CHARS = 8
 FILTER_CHOICES = [("Flagged", "flagged"), ("Unreviewed", "unreviewed"), ("All", "all")]
 LABEL_CHOICES = [(R.REVIEW_LABEL_NAMES[label], label) for label in REVIEW_LABELS]
 
@@ -53,13 +54,13 @@ def _row(record) -> list[str]:
     if record.flagged:
         flags.append("checker")
     if any(not f.helpful for f in record.feedback):
-        flags.append("reader 👎")
+        flags.append("reader: not helpful")
     if any(r.label != "supported" for r in record.reviews.values()):
         flags.append("editor")
     claims = [s for s in record.sentences if s.citations or s.verdict != "not_a_claim"]
     reviewed = f"{sum(1 for s in claims if s.index in record.reviews)}/{len(claims)}"
     when = record.created_at[:16].replace("T", " ")
-    return [when, " ".join(record.question.split()), record.verdict, ", ".join(flags), reviewed]
+    return [record.id[:ID_CHARS], when, " ".join(record.question.split()), record.verdict, ", ".join(flags), reviewed]
 
 
 def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Callable[[str, str], bool] | None]:
@@ -83,7 +84,7 @@ def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Calla
         table = gr.Dataframe(
             headers=LIST_HEADERS, datatype=["str"] * len(LIST_HEADERS), interactive=False, wrap=True,
             latex_delimiters=[], max_height=320, elem_id="hc-answers", label="Recent answers (newest first); click one to review it",
-            column_widths=["14%", "50%", "12%", "14%", "10%"],
+            column_widths=["9%", "13%", "44%", "12%", "13%", "9%"],
         )
         ids = gr.State([])
         selected = gr.State(None)
@@ -96,8 +97,11 @@ def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Calla
             trigger(list_answers, [which], [table, ids], **quick)
 
         def pick(ids_: list[str], evt: gr.SelectData):
-            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            return ids_[row] if 0 <= row < len(ids_) else None
+            # The clicked row's own ID cell decides, not its position: the list may have been refreshed meanwhile.
+            prefix = str((evt.row_value or [""])[0])
+            if not prefix:
+                return None
+            return next((i for i in ids_ if i.startswith(prefix)), None) or records.find_answer_id(prefix)
 
         table.select(pick, [ids], [selected], **quick)
 
