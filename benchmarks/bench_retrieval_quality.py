@@ -192,67 +192,93 @@ def two_fold(qids: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(qids[0::2]), list(qids[1::2])
 
 
-def explore(store: ChunkStore, embedder, data: BeirSet, base: RetrievalSettings) -> list[str]:
+def per_query(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]], qids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """nDCG@10 and recall@100 of every query, in `qids` order."""
+    return (
+        np.array([ndcg_at_k(runs.get(q, []), qrels[q], 10) for q in qids]),
+        np.array([recall_at_k(runs.get(q, []), qrels[q], 100) for q in qids]),
+    )
+
+
+def explore(store: ChunkStore, embedder, data: BeirSet, vectors: np.ndarray, base: RetrievalSettings) -> list[str]:
     """Sweep BM25 parameters and fusion settings on precomputed rankings; returns Markdown lines.
 
-    Rankings are computed once per retriever (dense from Chroma at depth 200, BM25 per parameter set), then
-    fused with `hubchat.retrieval.fuse` for each fusion setting, which is what `retrieve` does for one passage
-    per document.
+    Rankings are computed once per retriever (dense from the Chroma store at depth 200, BM25 per parameter
+    set), then fused with `hubchat.retrieval.fuse` for each fusion setting, which is what `retrieve` does when
+    every article is one passage (the per-article cap never binds).
     """
     from hubchat.retrieval import fuse
 
     qids = list(data.queries)
+    half_a, half_b = two_fold(qids)
+    pos = {q: i for i, q in enumerate(qids)}
+    ia, ib = [pos[q] for q in half_a], [pos[q] for q in half_b]
     depth = 200
     qvecs = embedder.embed_array([data.queries[q] for q in qids])
-    dense = {q: [c.id for c, _ in store.dense_search(v, depth)] for q, v in zip(qids, qvecs)}
-    lines = ["", "Exploration (every number is nDCG@10 / recall@100 over the 300 test queries):", ""]
+    dense_hits = {q: store.dense_search(v, depth) for q, v in zip(qids, qvecs)}
+    dense = {q: [c.id for c, _ in hits] for q, hits in dense_hits.items()}
 
-    def fused(lex: dict[str, list[str]], rrf_k: int, wd: float, wl: float, dk: int, lk: int) -> dict[str, list[str]]:
-        return {q: [i for i, _ in fuse([dense[q][:dk], lex[q][:lk]], [wd, wl], rrf_k)][:100] for q in qids}
+    def fused(lex, rrf_k, wl, dk):
+        return {q: [i for i, _ in fuse([dense[q][:dk], lex[q][:dk]], [1.0, wl], rrf_k)][:100] for q in qids}
 
-    bm25_rows = []
-    lexical_runs: dict[tuple, dict[str, list[str]]] = {}
-    for method in ("lucene", "robertson", "atire", "bm25+", "bm25l"):
-        for k1 in (0.9, 1.2, 1.5):
-            for b in (0.4, 0.6, 0.75, 0.9):
-                if method != "lucene" and (k1, b) != (1.2, 0.75):
-                    continue
-                index = lexical_variant(data.chunks, k1, b, method)
-                lex = {q: [c.id for c, _ in index.search(data.queries[q], depth)] for q in qids}
-                lexical_runs[(method, k1, b)] = lex
-                alone = score_runs({q: r[:100] for q, r in lex.items()}, data.qrels)
-                hyb = score_runs(fused(lex, base.rrf_k, base.dense_weight, base.lexical_weight, base.dense_k, base.lexical_k), data.qrels)
-                bm25_rows.append(((method, k1, b), alone, hyb))
-    lines += ["| BM25 (method, k1, b) | BM25 alone | hybrid at the current fusion settings |", "|---|---|---|"]
-    for (method, k1, b), alone, hyb in bm25_rows:
-        lines.append(f"| {method}, {k1}, {b} | {alone.ndcg10:.4f} / {alone.recall100:.4f} | {hyb.ndcg10:.4f} / {hyb.recall100:.4f} |")
+    fmt = lambda n, r: f"{n.mean():.4f} / {r.mean():.4f}"  # noqa: E731
+    lines = ["", "### What was tried (nDCG@10 / recall@100, 300 queries)", ""]
+
+    lexical_runs = {}
+    variants = [("lucene", k1, b) for k1 in (0.9, 1.2, 1.5, 2.0) for b in (0.4, 0.75, 0.9, 1.0)]
+    variants += [(m, 1.2, 0.75) for m in ("robertson", "atire", "bm25l", "bm25+")]
+    lines += ["BM25 parameters (hubchat tokenizer and indexed text; the product uses lucene, k1 1.2, b 0.75):", "",
+              "| method, k1, b | BM25 alone | hybrid, current fusion settings |", "|---|---|---|"]
+    for method, k1, b in variants:
+        index = lexical_variant(data.chunks, k1, b, method)
+        lex = {q: [c.id for c, _ in index.search(data.queries[q], depth)] for q in qids}
+        lexical_runs[(method, k1, b)] = lex
+        alone = per_query({q: r[:100] for q, r in lex.items()}, data.qrels, qids)
+        hyb = per_query(fused(lex, base.rrf_k, base.lexical_weight / max(base.dense_weight, 1e-9), base.dense_k), data.qrels, qids)
+        lines.append(f"| {method}, {k1}, {b} | {fmt(*alone)} | {fmt(*hyb)} |")
 
     grid = []
-    for key, lex in lexical_runs.items():
-        if key[0] != "lucene":
-            continue
+    for key in (("lucene", 1.2, 0.75), ("lucene", 1.5, 0.75), ("lucene", 1.2, 1.0)):
         for rrf_k in (5, 10, 20, 30, 60, 100):
-            for wl in (0.7, 1.0, 1.2, 1.5, 2.0):
-                for depth_k in (20, 40, 60, 100, 200):
-                    runs = fused(lex, rrf_k, 1.0, wl, depth_k, depth_k)
-                    grid.append(((key, rrf_k, wl, depth_k), runs))
-    half_a, half_b = two_fold(qids)
-    scored = [(cfg, score_runs(runs, data.qrels), score_runs(runs, data.qrels, half_a), score_runs(runs, data.qrels, half_b)) for cfg, runs in grid]
-    scored.sort(key=lambda row: -row[1].ndcg10)
-    lines += ["", "Best fusion settings over the grid (BM25 lucene k1 x b, RRF k, lexical weight with dense weight 1, "
-              "equal dense/lexical depth):", "",
-              "| BM25 k1, b | RRF k | lexical weight | depth | nDCG@10 | recall@100 |", "|---|---|---|---|---|---|"]
-    for (key, rrf_k, wl, dk), full, _, _ in scored[:12]:
-        lines.append(f"| {key[1]}, {key[2]} | {rrf_k} | {wl} | {dk} | {full.ndcg10:.4f} | {full.recall100:.4f} |")
-    # Honesty check: the grid's best on one half of the queries, scored on the other half.
-    for name, tune_idx, test_idx in (("A", 2, 3), ("B", 3, 2)):
-        best = max(scored, key=lambda row: row[tune_idx].ndcg10)
-        (key, rrf_k, wl, dk) = best[0]
+            for wl in (0.8, 1.0, 1.2, 1.5, 2.0):
+                for dk in (20, 40, 60, 100, 200):
+                    n, r = per_query(fused(lexical_runs[key], rrf_k, wl, dk), data.qrels, qids)
+                    grid.append(((key[1], key[2], rrf_k, wl, dk), n, r))
+    grid.sort(key=lambda row: -row[1].mean())
+    lines += ["", "Fusion grid (BM25 k1, b; RRF k; lexical weight, dense weight 1; depth = dense_k = lexical_k), best 10:", "",
+              "| k1, b | RRF k | lexical weight | depth | nDCG@10 | recall@100 |", "|---|---|---|---|---|---|"]
+    for (k1, b, rrf_k, wl, dk), n, r in grid[:10]:
+        lines.append(f"| {k1}, {b} | {rrf_k} | {wl} | {dk} | {n.mean():.4f} | {r.mean():.4f} |")
+    for name, tune, test in (("first", ia, ib), ("second", ib, ia)):
+        best = max(grid, key=lambda row: row[1][tune].mean())
+        k1, b, rrf_k, wl, dk = best[0]
         lines.append("")
         lines.append(
-            f"Two-fold check {name}: tuned on one half (nDCG@10 {best[tune_idx].ndcg10:.4f}) picks k1 {key[1]}, b {key[2]}, "
-            f"RRF k {rrf_k}, lexical weight {wl}, depth {dk}; on the held-out half it scores {best[test_idx].ndcg10:.4f}."
+            f"Two-fold check ({name} half tunes, other half scores): the grid's best on the tuning half "
+            f"(k1 {k1}, b {b}, RRF k {rrf_k}, lexical weight {wl}, depth {dk}) scores {best[1][tune].mean():.4f} there "
+            f"and {best[1][test].mean():.4f} on the held-out half (current settings there: "
+            f"{next(row[1][test].mean() for row in grid if row[0] == (1.2, 0.75, base.rrf_k, 1.0, base.dense_k)):.4f})."
         )
+
+    # Reference only (not what the product does): convex combination of min-max normalised scores.
+    index = lexical_variant(data.chunks, 1.2, 0.75, "lucene")
+    lines += ["", "Reference, not used by the product: convex combination of min-max normalised cosine and BM25 over "
+              "the union of the top-100 candidates (cosine computed for every candidate):", ""]
+    by_id = {c.id: v for c, v in zip(data.chunks, vectors)}
+    row = []
+    for alpha in (0.5, 0.6, 0.7):
+        runs = {}
+        for q, qv in zip(qids, qvecs):
+            lex_scores = dict((c.id, s) for c, s in index.search(data.queries[q], 100))
+            cand = list(dict.fromkeys(dense[q][:100] + list(lex_scores)))
+            d = np.array([float(by_id[c] @ qv) for c in cand])
+            l = np.array([lex_scores.get(c, 0.0) for c in cand])
+            d = (d - d.min()) / (d.max() - d.min() + 1e-9)
+            l = (l - l.min()) / (l.max() - l.min() + 1e-9)
+            order = np.argsort(-(alpha * d + (1 - alpha) * l), kind="stable")
+            runs[q] = [cand[i] for i in order[:100]]
+        row.append(f"dense share {alpha}: {fmt(*per_query(runs, data.qrels, qids))}")
+    lines.append("; ".join(row) + ".")
     return lines
 
 
@@ -311,6 +337,37 @@ def refusal_scores(cases: Sequence[FloorCase], dense_floor: float, coverage_floo
     return precision, recall, len(refused & answerable), probes_passed
 
 
+def floor_report(cases: Sequence[FloorCase], dense_floor: float, coverage_floor: float) -> list[str]:
+    """Markdown: refusal precision/recall at the configured floor and at nearby settings."""
+    answerable = sum(1 for c in cases if c.kind not in ("refusal", "probe"))
+    refusals = sum(1 for c in cases if c.kind == "refusal")
+    probes = sum(1 for c in cases if c.kind == "probe")
+    lines = [
+        "",
+        f"Relevance floor on the product corpus ({answerable} answerable gold questions, {refusals} gold refusals, "
+        f"{probes} extra out-of-corpus probes: the 300 SciFact claims plus two everyday questions). A question is "
+        "refused when its best dense cosine < min_dense_score and no lexical candidate holds >= min_lexical_coverage "
+        "of its IDF mass. Follow-ups are condensed with condense_heuristic first.",
+        "",
+        "| min_dense_score | min_lexical_coverage | refusal precision | refusal recall | answerable refused | probes passed |",
+        "|---|---|---|---|---|---|",
+    ]
+    grid = sorted({dense_floor, 0.25, 0.30, 0.35, 0.40, 0.45})
+    for d in grid:
+        for cov in sorted({coverage_floor, 0.6, 0.75, 0.9, 1.01}):
+            precision, recall, wrong, passed = refusal_scores(cases, d, cov)
+            mark = " **(configured)**" if (d, cov) == (dense_floor, coverage_floor) else ""
+            cov_label = "never" if cov > 1 else f"{cov:.2f}"
+            lines.append(f"| {d:.2f}{mark} | {cov_label} | {precision:.2f} | {recall:.2f} | {wrong}/{answerable} | {passed}/{probes} |")
+    lines += ["", "Per question (refusals, and answerable questions below the dense floor):", "",
+              "| id | type | best dense cosine | lexical coverage | refused |", "|---|---|---|---|---|"]
+    for c in cases:
+        refused = not (c.best_dense >= dense_floor or c.coverage >= coverage_floor)
+        if c.kind == "refusal" or (c.kind != "probe" and c.best_dense < dense_floor):
+            lines.append(f"| {c.id} | {c.kind} | {c.best_dense:.3f} | {c.coverage:.2f} | {'yes' if refused else 'no'} |")
+    return lines
+
+
 # ---- reporting -------------------------------------------------------------------------------------------
 
 
@@ -323,9 +380,10 @@ def machine_info() -> str:
                 break
     except OSError:
         pass
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-        f"{dt.date.today().isoformat()}"
+        f"load average {load} (1/5/15 min, other jobs shared the machine), {dt.date.today().isoformat()}"
     )
 
 
@@ -360,6 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA, help="the SciFact folder (BEIR layout)")
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "hubchat.toml", help="settings to measure")
     parser.add_argument("--explore", action="store_true", help="also sweep BM25 and fusion settings")
+    parser.add_argument("--floor", action="store_true", help="also calibrate the relevance floor on the product corpus")
+    parser.add_argument("--gold", type=Path, default=REPO_ROOT / "tests" / "data" / "gold.jsonl", help="gold questions (JSONL)")
     parser.add_argument("--write-results", action="store_true", help=f"write the section of {RESULTS_FILE.name}")
     args = parser.parse_args(argv)
 
@@ -379,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = product_runs(retriever, data.queries)
         seconds = time.perf_counter() - started
         table = {name: score_runs(r, data.qrels) for name, r in runs.items()}
-        explored = explore(store, embedder, data, settings.retrieval) if args.explore else []
+        explored = explore(store, embedder, data, vectors, settings.retrieval) if args.explore else []
 
     r = settings.retrieval
     lines = [
@@ -398,6 +458,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"--write-results` (from the repository root; data from ../shared/data/scifact).",
               f"Machine: {machine_info()}. Scoring 3 x 300 queries took {seconds:.1f} s."]
     lines += explored
+    if args.floor:
+        from hubchat.retrieval import DEFAULT_MIN_LEXICAL_COVERAGE
+
+        probes = ["What is the capital of Peru?", "How do I bake sourdough bread?", *data.queries.values()]
+        with tempfile.TemporaryDirectory(prefix="hubchat-floor-") as workdir:
+            cases = floor_cases(settings, [args.gold], Path(workdir), probes)
+        coverage_floor = float(getattr(settings.retrieval, "min_lexical_coverage", DEFAULT_MIN_LEXICAL_COVERAGE))
+        lines += floor_report(cases, settings.retrieval.min_dense_score, coverage_floor)
     report = "\n".join(lines)
     print(report)
     if args.write_results:

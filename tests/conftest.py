@@ -5,4 +5,4 @@ import os
 # Chroma must never phone home from a test run.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-pytest_plugins = ["tests.conftest_store", "tests.conftest_llm", "tests.conftest_corpus"]
+pytest_plugins = ["tests.conftest_store", "tests.conftest_llm", "tests.conftest_corpus", "tests.conftest_ui"]

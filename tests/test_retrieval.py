@@ -131,6 +131,8 @@ WHISPER = [Turn("What are Whisper's main weaknesses as a transcription model?", 
         "How about speaker labels?",
         "Which one is cheaper?",
         "Pricing?",  # very short, names nothing
+        "How have other European countries dealt with that vendor?",  # deixis after a name
+        "Does Chroma support it?",
     ],
 )
 def test_followups_get_the_previous_questions_terms(question):
@@ -146,6 +148,7 @@ def test_followups_get_the_previous_questions_terms(question):
         "What is Ollama?",  # short but names something
         "How does Chroma compare to Pinecone for hybrid search?",
         "What is retrieval-augmented generation and how does it work?",  # the pronoun points inside the question
+        "How does Ollama expose its API to other programs?",  # the possessive points to the name before it
         "Can one GPU run a 70B model?",  # "one" is a number here
         "Why should business rules be enforced in code rather than in prompts?",
     ],

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -74,7 +73,7 @@ def test_answer_streams_and_a_citation_opens_its_highlighted_passage(page: Page,
     first = markers.first
     number = first.inner_text().strip("[]")
     first.click()
-    card = page.locator(f"#hc-sources .hc-src.hc-active")
+    card = page.locator("#hc-sources .hc-src.hc-active")
     expect(card).to_have_count(1)
     expect(card).to_have_attribute("open", "")
     expect(card.locator(".hc-num")).to_have_text(f"[{number}]")
@@ -202,6 +201,8 @@ def test_editor_flags_a_sentence_and_the_verdict_survives_a_reload(page: Page, u
     expect(page.locator("#hc-answers")).to_be_visible()
 
     _open_answer(page, script_question, records)  # the <script> question is listed and shown as text
+    expect(page.locator("#hc-review-answer .hc-answer-text")).to_contain_text(SCRIPT_TEXT)
+    assert page.locator("#hc-review-answer script, .hc-review-sentence script").count() == 0
     _open_answer(page, question, records)
     expect(page.locator("#hc-review-answer")).to_contain_text("three months")
     first = page.locator(".hc-review-sentence").first
@@ -217,7 +218,7 @@ def test_editor_flags_a_sentence_and_the_verdict_survives_a_reload(page: Page, u
     _open_answer(page, question, records)
     expect(page.locator("#hc-label-0").get_by_label("Unsupported")).to_be_checked()
     expect(page.locator("#hc-note-0 textarea")).to_have_value("The article gives no time for worm bins.")
-    expect(page.locator(".hc-review-sentence").first.locator(".hc-current")).to_contain_text(f"Unsupported")
+    expect(page.locator(".hc-review-sentence").first.locator(".hc-current")).to_contain_text("Unsupported")
 
     # The flagged list now holds it, and the CSV export carries the verdict.
     page.locator("#hc-which").get_by_label("Flagged").check()

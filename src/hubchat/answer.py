@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+
+import numpy as np
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 HISTORY_TURNS = 3
 HISTORY_ANSWER_CHARS = 400
 EXTRACTIVE_SENTENCES = 3
+# An extractive sentence must support the question at least this well relative to the best one found,
+# so a weakly related article does not contribute a sentence just for being in the top passages.
+EXTRACTIVE_RELATIVE_FLOOR = 0.6
+EMBED_CACHE_SIZE = 20_000
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,17 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
+def plain_sentence(span: str) -> str:
+    """A passage span as one plain sentence: no heading lines, list bullets or Markdown emphasis."""
+    lines = [line for line in span.splitlines() if line.strip() and not line.lstrip().startswith(("#", "|"))]
+    text = " ".join(" ".join(lines).split())
+    text = re.sub(r"(\*\*|__|`)", "", text).lstrip("-*+> ").strip()
+    text = re.sub(r"^\d{1,3}[.)]\s+", "", text)
+    if not text:
+        return ""
+    return text if text[-1] in ".!?" else text + "."
+
+
 class Answerer:
     """Answers questions from the retrieved passages with the configured chat backend.
 
@@ -110,6 +127,7 @@ class Answerer:
         self.embeddings = embeddings
         self.prompts = prompts or load_prompts()
         self._chat_model = None
+        self._vectors: dict[str, np.ndarray] = {}
         self.backend = backend_label(settings.chat)
 
     @property
@@ -120,7 +138,14 @@ class Answerer:
         return self._chat_model
 
     def _embed(self, texts: list[str]):
-        return self.embeddings.embed_array(texts)
+        """Embeddings of short texts, cached: passage sentences recur across answers and checks."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            if len(self._vectors) + len(missing) > EMBED_CACHE_SIZE:
+                self._vectors.clear()
+            for text, vector in zip(missing, self.embeddings.embed_array(missing)):
+                self._vectors[text] = vector
+        return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
     # ---- steps ---------------------------------------------------------------------------------------------
 
@@ -243,24 +268,31 @@ class Answerer:
                     yield str(chunk.content)
 
     def _extractive(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
-        """The best-supporting sentence of each of the top passages (one per article), each cited."""
+        """The best-supporting sentence of the top passages (one per article), each cited.
+
+        Sentences that support the question much less than the best one are left out, so an unrelated
+        article in the top passages does not contribute.
+        """
+        candidates = []
+        for number, passage in enumerate(passages, 1):
+            _, _, span, score = best_supporting_span(question, passage, embed=self._embed)
+            sentence = plain_sentence(span)
+            if sentence and score > 0:
+                candidates.append((number, passage.chunk.article_id, sentence, score))
+        if not candidates:
+            yield self.prompts.refusal
+            return
+        best = max(score for *_, score in candidates)
         used_articles: set[str] = set()
         picked = 0
-        for number, passage in enumerate(passages, 1):
-            if passage.chunk.article_id in used_articles:
+        for number, article_id, sentence, score in candidates:
+            if article_id in used_articles or score < EXTRACTIVE_RELATIVE_FLOOR * best:
                 continue
-            _, _, span, score = best_supporting_span(question, passage, embed=self._embed)
-            span = " ".join(span.split()).lstrip("#-*0123456789.) ").strip()
-            if not span or score <= 0:
-                continue
-            used_articles.add(passage.chunk.article_id)
-            sentence = span if span[-1] in ".!?" else span + "."
+            used_articles.add(article_id)
             yield ("" if picked == 0 else " ") + f"{sentence[:-1]} [{number}]{sentence[-1]}"
             picked += 1
             if picked == EXTRACTIVE_SENTENCES:
                 break
-        if picked == 0:
-            yield self.prompts.refusal
 
     def _result(self, question, standalone, raw, text, report, shown, timings, prompt_tokens, completion_tokens, filters) -> AnswerResult:
         refused = report is None or report.verdict == "refusal"

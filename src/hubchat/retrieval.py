@@ -240,6 +240,7 @@ class HybridRetriever:
 _ANAPHORS = frozenset(
     "it its it's itself they them their theirs those these this that he she his her him one ones former latter".split()
 )
+_POSSESSIVES = frozenset({"its", "their", "his", "her", "theirs"})
 _OPENERS = ("and ", "what about", "how about", "what of", "also", "same for", "same question", "then ", "but ", "so ")
 _TRAILING_CUES = (", then", " then", " instead", " too", " as well")
 # Function words and question scaffolding: never salient, never a named entity when capitalised.
@@ -307,8 +308,9 @@ def is_followup(question: str) -> bool:
     """Whether a question reads as depending on the conversation before it.
 
     True when it opens with a continuation ("And ...", "What about ...", "How about ..."), ends with one
-    ("..., then?"), uses a pronoun or deictic word (it, they, that, those, this one, the former) before naming
-    anything of its own, or is very short (at most four words) and names nothing.
+    ("..., then?"), uses a pronoun or deictic word (it, they, that, those, this one, the former) in its first
+    clause (a possessive such as "its" only when no name comes before it), or is very short (at most four
+    words) and names nothing. Known misses: a relative "that" ("tools that run offline") reads as deictic.
     """
     text = " ".join(question.split())
     lower = text.lower()
@@ -321,9 +323,13 @@ def is_followup(question: str) -> bool:
     # Only the first clause counts: in "How should I chunk docs, and how does that fit ...", a pronoun in a
     # later clause usually points back into the question itself.
     first_clause = len(_words(_CLAUSE_BREAK.split(text, maxsplit=1)[0]))
-    anaphors = [i for i, w in enumerate(words[:first_clause]) if _is_anaphor(words, i)]
-    if anaphors and (not entities or anaphors[0] < entities[0]):
-        return True
+    for i in range(first_clause):
+        if not _is_anaphor(words, i):
+            continue
+        # A possessive after a name usually points back to that name ("How does Ollama expose its API?");
+        # other pronouns and deictic words point outside the question ("Does Chroma support it?").
+        if words[i].lower() not in _POSSESSIVES or not any(e < i for e in entities):
+            return True
     return len(words) <= _SHORT_QUESTION_WORDS and not entities
 
 

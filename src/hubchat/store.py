@@ -194,6 +194,7 @@ class ChunkStore:
     def __init__(self, settings: Settings, embedding_name: str, embeddings=None, dimension: int | None = None):
         self.settings = settings
         self.embedding_name = embedding_name
+        self._embeddings, self._dimension = embeddings, dimension  # kept for reset()
         self.client = make_chroma_client(settings)
         self.lexical_dir = Path(settings.index.dir) / "lexical"
         metadata = {"embedding_model": embedding_name, "hubchat_schema": SCHEMA_VERSION}
@@ -315,7 +316,7 @@ class ChunkStore:
         name = self.settings.index.collection
         self.client.delete_collection(name)
         shutil.rmtree(self.lexical_dir, ignore_errors=True)
-        self.__init__(self.settings, self.embedding_name, None)
+        self.__init__(self.settings, self.embedding_name, self._embeddings, self._dimension)
 
     # ---- the lexical index ---------------------------------------------------------------------------------
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hmac
 import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import gradio as gr
 
+from hubchat import ui_assets as A
 from hubchat import ui_render as R
 from hubchat.config import Settings
 from hubchat.records import REVIEW_LABELS, Records
@@ -71,16 +70,15 @@ def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Calla
             gr.HTML(R.review_disabled_html(ui.editor_user_env, ui.editor_password_env), js_on_load=None)
         return page, None
 
-    export_dir = Path(tempfile.mkdtemp(prefix="hubchat-verdicts-"))
     quick = dict(api_visibility="private", show_progress="hidden")
 
     with gr.Blocks(title="hubchat · editors' review", analytics_enabled=False) as page:
-        gr.HTML(R.REVIEW_HEADER_HTML, js_on_load=None)
+        gr.HTML(A.REVIEW_HEADER_HTML, js_on_load=None)
         with gr.Row(equal_height=True):
             which = gr.Radio(FILTER_CHOICES, value="flagged", label="Show", scale=3, elem_id="hc-which")
             refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="hc-refresh")
             export = gr.Button("Export verdicts as CSV", size="sm", scale=1, elem_id="hc-export-csv")
-        csv_file = gr.File(label="Verdicts (CSV)", visible=False, elem_id="hc-csv", interactive=False)
+        csv_link = gr.HTML("", elem_id="hc-csv", js_on_load=None)
         table = gr.Dataframe(
             headers=LIST_HEADERS, datatype=["str"] * len(LIST_HEADERS), interactive=False, wrap=True,
             latex_delimiters=[], max_height=320, elem_id="hc-answers", label="Recent answers (newest first); click one to review it",
@@ -106,11 +104,13 @@ def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Calla
         table.select(pick, [ids], [selected], **quick)
 
         def export_csv():
-            path = records.export_verdicts_csv(export_dir / "hubchat-verdicts.csv")
-            return gr.update(value=str(path), visible=True)
+            # Inline, through this logged-in page: a file handed to Gradio would land in its cache folder, which
+            # every mounted Gradio app (the public chat too) serves.
+            return R.csv_download_html(records.verdicts_csv(), "hubchat-verdicts.csv")
 
-        export.click(export_csv, None, [csv_file], **quick)
+        export.click(export_csv, None, [csv_link], **quick)
 
+        # No component keys: returning to an answer shows its saved verdicts, never an earlier unsaved choice.
         @gr.render(inputs=[selected])
         def show(answer_id):
             record = records.answer(answer_id) if answer_id else None
@@ -122,18 +122,18 @@ def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Calla
                 gr.HTML('<p class="hc-hint">This answer has no sentences to review (a refusal).</p>', js_on_load=None)
             for sentence in record.sentences:
                 with gr.Group(elem_classes="hc-sentence-box"):
-                    info = gr.HTML(R.review_sentence_html(record, sentence), js_on_load=None, key=f"info-{answer_id}-{sentence.index}")
+                    info = gr.HTML(R.review_sentence_html(record, sentence), js_on_load=None)
                     current = record.reviews.get(sentence.index)
                     with gr.Row(equal_height=True):
                         label = gr.Radio(
                             LABEL_CHOICES, value=current.label if current else None, label="Editor verdict", scale=3,
-                            elem_id=f"hc-label-{sentence.index}", key=f"label-{answer_id}-{sentence.index}",
+                            elem_id=f"hc-label-{sentence.index}",
                         )
                         note = gr.Textbox(
                             value=current.note if current else "", label="Note", scale=3,
-                            elem_id=f"hc-note-{sentence.index}", key=f"note-{answer_id}-{sentence.index}",
+                            elem_id=f"hc-note-{sentence.index}",
                         )
-                        save = gr.Button("Save verdict", scale=1, elem_id=f"hc-save-{sentence.index}", key=f"save-{answer_id}-{sentence.index}")
+                        save = gr.Button("Save verdict", scale=1, elem_id=f"hc-save-{sentence.index}")
 
                 def save_verdict(label_: str | None, note_: str, request: gr.Request, index=sentence.index):
                     if not label_:
