@@ -135,11 +135,6 @@ def test_relative_paths_are_resolved_against_the_config_files_folder(config_file
     assert settings.index.dir == config_file.parent / "data" / "index"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.py resolves only the paths written in the file; default paths (index.dir, ui.db_path, "
-    "chat.model_cache_dir) stay relative to the working directory (reported to the lead)",
-)
 def test_default_paths_are_resolved_against_the_config_files_folder_too(tmp_path: Path, monkeypatch):
     path = write(tmp_path, "[corpus]\npath = 'articles'\n")
     monkeypatch.chdir(tmp_path / "..")

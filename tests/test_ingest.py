@@ -36,8 +36,6 @@ from tests.helpers import (
 )
 from tests.test_corpus import html_page
 
-pytest_plugins = ["tests.conftest_store"]
-
 SMALL = "[chunking]\n" + "\n".join(f"{k} = {v}" for k, v in SMALL_CHUNKS.items())
 URLS = sorted(s.url for s in SAMPLES)
 
@@ -173,6 +171,16 @@ def test_a_new_article_is_added_without_touching_the_others(settings, store, emb
     summary = ingest(settings, store, embedder)
     assert summary.added == ("/guides/pgvector",) and summary.unchanged == len(SAMPLES)
     assert {cid for cid, _ in chroma_records(store)} - before == ids_of(store, "/guides/pgvector")
+    assert_index_matches_corpus(store, settings, corpus)
+
+
+def test_chunks_lost_behind_the_ingests_back_are_noticed_and_restored(settings, store, embedder, corpus):
+    ingest(settings, store, embedder)
+    victim = SAMPLES[0]
+    store.collection.delete(ids=sorted(ids_of(store, victim.url))[:1])
+    assert not store.article_states()[victim.url].complete
+    summary = ingest(settings, store, CountingEmbedder(embedder))
+    assert summary.updated == (victim.url,) and summary.unchanged == len(SAMPLES) - 1
     assert_index_matches_corpus(store, settings, corpus)
 
 

@@ -12,8 +12,6 @@ from hubchat.store import ChunkStore, make_chroma_client
 from tests.conftest_store import ChromaServer, free_port
 from tests.helpers import SAMPLES, SMALL_CHUNKS, assert_index_matches_corpus, open_store, settings_for, write_samples
 
-pytest_plugins = ["tests.conftest_store"]
-
 pytestmark = pytest.mark.server
 
 SMALL = "[chunking]\n" + "\n".join(f"{k} = {v}" for k, v in SMALL_CHUNKS.items())

@@ -167,9 +167,13 @@ def _resolve_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
     path_keys = {("corpus", "path"), ("index", "dir"), ("chat", "model_path"), ("chat", "model_cache_dir"), ("ui", "db_path")}
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     for section, key in path_keys:
-        value = out.get(section, {}).get(key) if isinstance(out.get(section), dict) else None
-        if isinstance(value, str) and value and not Path(value).is_absolute():
-            out[section][key] = str(root / value)
+        block = out.setdefault(section, {})
+        if not isinstance(block, dict):
+            continue  # validation reports the malformed section
+        # Paths the file leaves at their defaults belong beside the file too, not in the working directory.
+        value = block.get(key, Settings.model_fields[section].default.__dict__.get(key))
+        if isinstance(value, (str, Path)) and str(value) and not Path(value).is_absolute():
+            block[key] = str(root / value)
     return out
 
 

@@ -1,12 +1,13 @@
 """Incremental ingestion: corpus files -> articles -> chunks -> vectors -> store, then the lexical index.
 
 An article is re-embedded only when its file's bytes or the chunking settings changed. Unchanged files are
-recognised from their hash without being parsed. The store is updated article by article, so a run killed
-at any point leaves a usable index that the next run completes.
+recognised from their hash without being parsed. The store is written in whole articles whose chunks carry their
+version and chunk count, so a run killed at any point leaves a usable index that the next run completes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from hubchat.chunking import chunk_article, embedding_text
 from hubchat.config import Settings
 from hubchat.corpus import FORMAT_PREFERENCE, Skipped, UnreadableFile, iter_sources, parse_source
 from hubchat.schema import Article, Chunk, IngestSummary
-from hubchat.store import ChunkStore
+from hubchat.store import ArticleState, ArticleVersion, ChunkStore
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +136,15 @@ def ingest(
         if states[cand.article_id].stale_ids:
             store.delete_chunks(states[cand.article_id].stale_ids)
 
-    added, updated, written = _embed_and_write(to_write, states, settings, store, embeddings, name, report)
+    added, updated, written, new_states = _embed_and_write(to_write, states, settings, store, embeddings, name, report)
 
     changed = bool(deleted or added or updated or rebuild)
     store.sync_lexical(force=changed)
+    # What the store now holds, so the next run need not read every chunk's metadata back (checked against
+    # Chroma's ids before it is saved, and again before it is used).
+    final = {c.article_id: dataclasses.replace(states[c.article_id], stale_ids=()) for c in unchanged}
+    final.update(new_states)
+    store.save_manifest(list(final.values()))
     return IngestSummary(
         added=tuple(sorted(added)),
         updated=tuple(sorted(updated)),
@@ -157,8 +163,10 @@ def _embed(embeddings, texts: list[str]):
     return np.asarray(embeddings.embed_documents(texts), dtype="float32")
 
 
-def _embed_and_write(articles, states, settings, store, embeddings, name, report) -> tuple[list[str], list[str], int]:
-    """Chunk the articles, embed their chunks in groups, and write each article as soon as all its chunks have vectors.
+def _embed_and_write(
+    articles, states, settings, store, embeddings, name, report
+) -> tuple[list[str], list[str], int, dict[str, ArticleState]]:
+    """Chunk the articles, embed their chunks in groups, and write articles as soon as all their chunks have vectors.
 
     Embedding runs in a worker thread (onnxruntime releases the GIL), so chunking and Chroma writes overlap with it
     instead of adding to it. Groups are a fixed number of embedder batches taken across article boundaries, so
@@ -166,6 +174,7 @@ def _embed_and_write(articles, states, settings, store, embeddings, name, report
     """
     added: list[str] = []
     updated: list[str] = []
+    new_states: dict[str, ArticleState] = {}
     group_size = max(1, int(getattr(embeddings, "batch_size", 32))) * GROUP_BATCHES
     pending: list[_Pending] = []
     texts: list[tuple[int, int, str]] = []  # (index in pending, chunk ordinal, embedding text), in reading order
@@ -189,16 +198,23 @@ def _embed_and_write(articles, states, settings, store, embeddings, name, report
             for (p, c), vector in zip(slots, vectors):
                 pending[p].vectors[c] = vector
                 pending[p].missing -= 1
-            while written < len(pending) and pending[written].missing == 0:
-                item = pending[written]
-                vectors = np.stack(item.vectors).astype(np.float32, copy=False)
-                store.write_article(item.chunks, vectors, source_path=item.article.source_path, version_key=item.key)
+            ready = []
+            while written + len(ready) < len(pending) and pending[written + len(ready)].missing == 0:
+                ready.append(pending[written + len(ready)])
+            if not ready:
+                continue
+            store.write_articles(
+                [ArticleVersion(tuple(i.chunks), np.stack(i.vectors), i.article.source_path, i.key) for i in ready]
+            )
+            for item in ready:
                 (updated if item.article.id in states else added).append(item.article.id)
+                ids = tuple(c.id for c in item.chunks)
+                new_states[item.article.id] = ArticleState(item.article.id, item.article.source_path, item.key, len(ids), ids, ())
                 item.vectors = None  # written: free the memory
-                written += 1
                 done += len(item.chunks)
-                if total is not None:
-                    report("embed", done, total)
+            written += len(ready)
+            if total is not None:
+                report("embed", done, total)
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubchat-embed")
     try:
@@ -219,7 +235,7 @@ def _embed_and_write(articles, states, settings, store, embeddings, name, report
         collect(wait=True)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return added, updated, len(texts)
+    return added, updated, len(texts), new_states
 
 
 @dataclass

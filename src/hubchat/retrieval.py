@@ -25,7 +25,12 @@ from hubchat.store import ChunkStore
 # corpus never uses count in the total, so a question about something absent (a place, a product) stays weak.
 # Calibrated on the gold questions together with RetrievalSettings.min_dense_score (see benchmarks/RESULTS.md);
 # a RetrievalSettings field of the same name overrides it.
-DEFAULT_MIN_LEXICAL_COVERAGE = 0.75
+DEFAULT_MIN_LEXICAL_COVERAGE = 0.6
+# How the two rankings are merged when the settings do not say: "rrf" (weighted reciprocal-rank fusion, `fuse`)
+# or "scores" (weighted sum of min-max normalised cosine and BM25 scores, `fuse_scores`). A RetrievalSettings
+# field `fusion` overrides it.
+DEFAULT_FUSION = "rrf"
+FUSIONS = ("rrf", "scores")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,47 @@ def fuse(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) ->
     return sorted(scores.items(), key=lambda kv: (-kv[1], best_rank[kv[0]], kv[0]))
 
 
+def fuse_scores(
+    scores: Sequence[Mapping[str, float]], weights: Sequence[float], floors: Sequence[float | None] | None = None
+) -> list[tuple[str, float]]:
+    """Weighted score fusion: each retriever's scores min-max normalised over all candidates, then averaged.
+
+    Unlike rank fusion this keeps how far apart the scores are: a passage far ahead on BM25 (an exact name or
+    code) keeps that lead. Normalising per query makes cosine and BM25 comparable without calibration.
+
+    Args:
+        scores: one mapping id -> raw score per retriever (higher is better).
+        weights: one non-negative weight per retriever; the fused score is sum(w_i * norm_i) / sum(w_i).
+        floors: per retriever, the score of a candidate it did not return, and the bottom of its normalisation
+            range (BM25's natural floor is 0: no query term). None: the lowest score the retriever returned.
+
+    Returns:
+        (id, fused score in [0, 1]) for every candidate, best first; ties go to the smaller id.
+    """
+    floors = list(floors) if floors is not None else [None] * len(scores)
+    if not len(scores) == len(weights) == len(floors):
+        raise ValueError(f"got {len(scores)} score maps, {len(weights)} weights and {len(floors)} floors")
+    if any(w < 0 for w in weights):
+        raise ValueError(f"weights must be non-negative, got {list(weights)}")
+    candidates = list(dict.fromkeys(cid for mapping in scores for cid in mapping))
+    total_weight = float(sum(weights))
+    if not candidates or total_weight == 0:
+        return [(cid, 0.0) for cid in sorted(candidates)]
+    fused = np.zeros(len(candidates), dtype=np.float64)
+    for mapping, weight, floor in zip(scores, weights, floors):
+        if not mapping or weight == 0:
+            continue
+        low = min(mapping.values()) if floor is None else min(floor, min(mapping.values()))
+        values = np.array([mapping.get(cid, low) for cid in candidates], dtype=np.float64)
+        span = values.max() - low
+        if span > 0:
+            fused += weight * (values - low) / span
+        else:  # one distinct score: every candidate the retriever returned is equally good
+            fused += weight * np.array([1.0 if cid in mapping else 0.0 for cid in candidates])
+    fused /= total_weight
+    return sorted(zip(candidates, fused.tolist()), key=lambda kv: (-kv[1], kv[0]))
+
+
 def cap_per_article(passages: Sequence[Passage], cap: int) -> list[Passage]:
     """Keep at most `cap` passages of each article, in the given order.
 
@@ -101,19 +147,35 @@ def cap_per_article(passages: Sequence[Passage], cap: int) -> list[Passage]:
 
 
 class HybridRetriever:
-    """Dense plus lexical retrieval over a ChunkStore, fused by weighted RRF.
+    """Dense plus lexical retrieval over a ChunkStore, fused by weighted RRF (or weighted score fusion).
 
     Args:
         store: the chunk store (Chroma plus the lexical index); filters are applied inside both searches.
         embeddings: a LangChain Embeddings (the one the store was built with).
         settings: candidate depths, fusion constants, per-article cap, top_k and the relevance floor.
+        fusion: "rrf" or "scores"; default settings.fusion if the settings have it, else DEFAULT_FUSION.
+        min_lexical_coverage: the lexical half of the relevance floor; default settings.min_lexical_coverage if
+            the settings have it, else DEFAULT_MIN_LEXICAL_COVERAGE.
     """
 
-    def __init__(self, store: ChunkStore, embeddings, settings: RetrievalSettings):
+    def __init__(
+        self,
+        store: ChunkStore,
+        embeddings,
+        settings: RetrievalSettings,
+        *,
+        fusion: str | None = None,
+        min_lexical_coverage: float | None = None,
+    ):
         self.store = store
         self.embeddings = embeddings
         self.settings = settings
-        self.min_lexical_coverage = float(getattr(settings, "min_lexical_coverage", DEFAULT_MIN_LEXICAL_COVERAGE))
+        self.fusion = fusion or getattr(settings, "fusion", DEFAULT_FUSION)
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if min_lexical_coverage is None:
+            min_lexical_coverage = getattr(settings, "min_lexical_coverage", DEFAULT_MIN_LEXICAL_COVERAGE)
+        self.min_lexical_coverage = float(min_lexical_coverage)
         self._term_stats_for: str | None = None
         self._doc_freq: np.ndarray | None = None
 
@@ -171,9 +233,13 @@ class HybridRetriever:
         for rank, (chunk, score) in enumerate(lexical_hits, 1):
             chunks.setdefault(chunk.id, chunk)
             lexical_by_id.setdefault(chunk.id, (rank, score))
-        fused = fuse(
-            [[c.id for c, _ in dense_hits], [c.id for c, _ in lexical_hits]], [s.dense_weight, s.lexical_weight], s.rrf_k
-        )
+        weights = [s.dense_weight, s.lexical_weight]
+        if self.fusion == "scores":
+            dense_scores = {c.id: score for c, score in dense_hits}
+            dense_scores.update(self._cosines(vector, [cid for cid in lexical_by_id if cid not in dense_scores]))
+            fused = fuse_scores([dense_scores, {c.id: score for c, score in lexical_hits}], weights, [None, 0.0])
+        else:
+            fused = fuse([[c.id for c, _ in dense_hits], [c.id for c, _ in lexical_hits]], weights, s.rrf_k)
         passages = []
         for cid, score in fused:
             d_rank, d_score = dense_by_id.get(cid, (None, None))
@@ -191,6 +257,18 @@ class HybridRetriever:
             (best_dense is not None and best_dense >= s.min_dense_score) or coverage >= self.min_lexical_coverage
         )
         return RetrievalResult(query, tuple(passages), relevant, timings, best_dense, coverage)
+
+    def _cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        """Cosine similarity of the query to chunks the dense search did not return (read from Chroma)."""
+        if not ids:
+            return {}
+        got = self.store.collection.get(ids=list(ids), include=["embeddings"])
+        if got["embeddings"] is None or len(got["ids"]) == 0:
+            return {}
+        matrix = np.asarray(got["embeddings"], dtype=np.float64)
+        query = np.asarray(vector, dtype=np.float64)
+        norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+        return dict(zip(got["ids"], (matrix @ query / np.clip(norms, 1e-12, None)).tolist()))
 
     # ---- the lexical half of the relevance floor -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -43,6 +44,16 @@ class ArticleState:
     @property
     def complete(self) -> bool:
         return not self.stale_ids and len(self.chunk_ids) == self.expected_chunks
+
+
+@dataclass(frozen=True)
+class ArticleVersion:
+    """One version of an article ready to store: its chunks and their vectors, in the same order."""
+
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray
+    source_path: str
+    version_key: str
 
 
 def _date_num(date: str) -> int:
@@ -240,7 +251,15 @@ class ChunkStore:
         return {"ids": ids, "metadatas": metas, "documents": docs}
 
     def article_states(self) -> dict[str, ArticleState]:
-        """Per article: which chunks the store holds and whether they form one complete version."""
+        """Per article: which chunks the store holds and whether they form one complete version.
+
+        Reading every chunk's metadata back from Chroma is the slow part of a no-change ingest (about a second
+        per 6,000 chunks), so the last ingest's result is kept in a manifest and used whenever Chroma still holds
+        exactly the chunk ids it lists (ids alone are cheap to read; an id fixes article, version and ordinal).
+        """
+        cached = self._load_manifest(fingerprint(self._get_all([])["ids"]))
+        if cached is not None:
+            return cached
         data = self._get_all(["metadatas"])
         grouped: dict[str, list[tuple[str, dict]]] = {}
         for cid, meta in zip(data["ids"], data["metadatas"]):
@@ -270,6 +289,52 @@ class ChunkStore:
             )
         return states
 
+    @property
+    def manifest_path(self) -> Path:
+        return Path(self.settings.index.dir) / f"manifest-{self.settings.index.collection}.json"
+
+    def save_manifest(self, states: Sequence[ArticleState]) -> bool:
+        """Record the article states an ingest ended with, if they are complete and match Chroma's ids exactly.
+
+        Returns:
+            Whether the manifest was written (otherwise any old one is removed and the next read scans Chroma).
+        """
+        ids = [cid for s in states for cid in s.chunk_ids]
+        usable = all(s.complete for s in states) and fingerprint(ids) == fingerprint(self._get_all([])["ids"])
+        path = self.manifest_path
+        if not usable:
+            path.unlink(missing_ok=True)
+            return False
+        payload = {
+            "format": SCHEMA_VERSION,
+            "embedding_model": self.embedding_name,
+            "fingerprint": fingerprint(ids),
+            "articles": [
+                [s.article_id, s.source_path, s.version_key, s.expected_chunks, list(s.chunk_ids)] for s in states
+            ],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+        return True
+
+    def _load_manifest(self, current_fingerprint: str) -> dict[str, ArticleState] | None:
+        try:
+            payload = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            if (
+                payload.get("format") != SCHEMA_VERSION
+                or payload.get("embedding_model") != self.embedding_name
+                or payload.get("fingerprint") != current_fingerprint
+            ):
+                return None
+            return {
+                article_id: ArticleState(article_id, source_path, version, int(expected), tuple(ids), ())
+                for article_id, source_path, version, expected, ids in payload["articles"]
+            }
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def all_chunks(self) -> list[Chunk]:
         data = self._get_all(["metadatas", "documents"])
         chunks = [chunk_from_record(cid, doc, meta) for cid, doc, meta in zip(data["ids"], data["documents"], data["metadatas"])]
@@ -278,29 +343,48 @@ class ChunkStore:
     # ---- writing -----------------------------------------------------------------------------------------
 
     def write_article(self, chunks: Sequence[Chunk], vectors: np.ndarray, *, source_path: str, version_key: str) -> None:
-        """Store one article version: add the new chunks first, then drop any other version's chunks.
+        """Store one article version (see `write_articles`)."""
+        self.write_articles([ArticleVersion(tuple(chunks), vectors, source_path, version_key)])
+
+    def write_articles(self, versions: Sequence["ArticleVersion"]) -> None:
+        """Store whole article versions: add the new chunks first, then drop any other version's chunks.
 
         Adding before deleting means an interrupted update leaves the old version searchable; the next ingest
-        sees two versions and finishes the job.
+        sees two versions and finishes the job. Several articles go in one upsert: Chroma's cost per call is
+        several times its cost per chunk.
         """
-        if not chunks:
+        versions = [v for v in versions if v.chunks]
+        if not versions:
             return
-        article_id = chunks[0].article_id
         written_at = time.time()
-        self.collection.upsert(
-            ids=[c.id for c in chunks],
-            documents=[c.text for c in chunks],
-            embeddings=np.asarray(vectors, dtype=np.float32),
-            metadatas=[
-                chunk_metadata(c, source_path=source_path, version_key=version_key, n_chunks=len(chunks), written_at=written_at)
-                for c in chunks
-            ],
-        )
-        keep = {c.id for c in chunks}
-        existing = self.collection.get(where={"article_id": article_id}, include=[])["ids"]
-        stale = [cid for cid in existing if cid not in keep]
+        ids: list[str] = []
+        documents: list[str] = []
+        metadatas: list[dict] = []
+        for v in versions:
+            ids += [c.id for c in v.chunks]
+            documents += [c.text for c in v.chunks]
+            metadatas += [
+                chunk_metadata(c, source_path=v.source_path, version_key=v.version_key, n_chunks=len(v.chunks), written_at=written_at)
+                for c in v.chunks
+            ]
+        vectors = np.concatenate([np.asarray(v.vectors, dtype=np.float32) for v in versions])
+        step = self._max_batch()
+        for i in range(0, len(ids), step):
+            self.collection.upsert(
+                ids=ids[i : i + step], documents=documents[i : i + step], embeddings=vectors[i : i + step], metadatas=metadatas[i : i + step]
+            )
+        article_ids = sorted({v.chunks[0].article_id for v in versions})
+        where = {"article_id": article_ids[0]} if len(article_ids) == 1 else {"article_id": {"$in": article_ids}}
+        keep = set(ids)
+        stale = [cid for cid in self.collection.get(where=where, include=[])["ids"] if cid not in keep]
         if stale:
             self.collection.delete(ids=stale)
+
+    def _max_batch(self) -> int:
+        try:
+            return max(1, int(self.client.get_max_batch_size()))
+        except Exception:  # an older server without the endpoint: Chroma's smallest documented limit
+            return 5000
 
     def delete_article(self, article_id: str) -> None:
         self.collection.delete(where={"article_id": article_id})
@@ -316,6 +400,7 @@ class ChunkStore:
         name = self.settings.index.collection
         self.client.delete_collection(name)
         shutil.rmtree(self.lexical_dir, ignore_errors=True)
+        self.manifest_path.unlink(missing_ok=True)
         self.__init__(self.settings, self.embedding_name, self._embeddings, self._dimension)
 
     # ---- the lexical index ---------------------------------------------------------------------------------
