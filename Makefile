@@ -12,7 +12,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make run    - install (incl. the local chat model, ~1.1 GB) and serve the chat on http://127.0.0.1:7860"
 	@echo "make test   - install test dependencies (Chromium, the small test model) and run all tests"
-	@echo "make bench  - run the benchmarks and print their results (see benchmarks/README.md)"
+	@echo "make bench  - run every benchmark and record the results in benchmarks/RESULTS.md"
 	@echo "make ingest - index corpus/ without serving"
 
 $(BIN)/python:
@@ -48,8 +48,15 @@ test: $(VENV)/.test-deps $(CHROMIUM)
 test-fast: $(VENV)/.test-deps
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
+# Each benchmark writes its own section of benchmarks/RESULTS.md.
 bench: $(VENV)/.run-deps $(VENV)/.test-deps
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python benchmarks/bench_ingest.py throughput --write-results
+	$(BIN)/python benchmarks/bench_ingest.py noop --write-results
+	$(BIN)/python benchmarks/bench_retrieval_quality.py --write-results
+	$(BIN)/python benchmarks/bench_retrieval_latency.py --write-results
+	$(BIN)/python benchmarks/bench_gold_retrieval.py --write-results
+	$(BIN)/python -m benchmarks.bench_answer_local --write-results
+	$(BIN)/python benchmarks/bench_load.py --write-results
 
 clean:
 	rm -rf .hubchat test-artifacts benchmarks/.cache
