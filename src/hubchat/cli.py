@@ -79,7 +79,7 @@ def run_ingest_with_progress(runtime, corpus_dir=None, rebuild=False, console: C
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
-            label = {"scan": "Reading files", "embed": "Embedding chunks"}.get(stage, stage)
+            label = {"scan": "Reading files", "chunk": "Chunking articles", "embed": "Embedding chunks"}.get(stage, stage)
             if stage not in tasks:
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)

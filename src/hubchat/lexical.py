@@ -23,6 +23,8 @@ import numpy as np
 from hubchat.schema import Chunk
 
 log = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG when imported, which would print every index build.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 FORMAT_VERSION = 1
 
