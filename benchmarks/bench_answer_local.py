@@ -35,10 +35,20 @@ QUESTIONS = [
 ]
 
 
+def evict_prompt_cache(base_url: str, model: str) -> None:
+    """llama.cpp keeps the last prompt's KV cache; a tiny unrelated request replaces it, so no call is timed warm."""
+    from openai import OpenAI
+
+    OpenAI(base_url=base_url, api_key="local", timeout=600).chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Say OK."}], max_tokens=1
+    )
+
+
 def raw_call(base_url: str, model: str, messages: list[dict], max_tokens: int) -> dict:
     """Time the model alone: the same messages, streamed, through the plain openai client."""
     from openai import OpenAI
 
+    evict_prompt_cache(base_url, model)
     client = OpenAI(base_url=base_url, api_key="local", timeout=600)
     start = time.perf_counter()
     first = None
@@ -89,6 +99,7 @@ def main() -> None:
 
     rows = []
     for question in QUESTIONS[: args.questions]:
+        evict_prompt_cache(server.base_url, settings.chat.model)
         result = answerer.answer(question)
         passages = answerer.retriever.retrieve(question).passages
         messages = [

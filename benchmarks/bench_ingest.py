@@ -191,6 +191,9 @@ def noop(args) -> dict:
     start = time.perf_counter()
     first = ingest(settings, store, emb, progress=_progress if args.verbose else None)
     build = {"seconds": round(time.perf_counter() - start, 1), "chunks_written": first.chunks_written}
+    build_record = work / "build.json"  # the full first ingest, kept for later runs that find the index built
+    if first.chunks_written:
+        build_record.write_text(json.dumps({**build, "machine": machine_info()}), encoding="utf-8")
 
     timings = []
     profiler = cProfile.Profile() if args.profile else None
@@ -216,6 +219,7 @@ def noop(args) -> dict:
         "corpus_mb": round(bytes_ / 1e6, 2),
         "chunks": summary.chunks_total,
         "first_ingest": build,
+        "full_build": json.loads(build_record.read_text(encoding="utf-8")) if build_record.exists() else None,
         "noop_seconds_median": round(statistics.median(t for t, _ in timings), 3),
         "noop_seconds": [round(t, 3) for t, _ in timings],
         "store_open_seconds": [round(o, 3) for _, o in timings],
@@ -286,9 +290,15 @@ def render_section() -> str:
             "### No-change re-ingest of 1,000 articles (target: under 2 s)",
             "",
             f"{r['articles']} synthetic articles ({r['corpus_mb']} MB; paragraphs of the real articles remixed, each with "
-            f"a new url), {r['chunks']} chunks. First ingest: {r['first_ingest']['seconds']} s for "
-            f"{r['first_ingest']['chunks_written']} chunks embedded (0 if the index was already built by an earlier run). "
-            f"Then three re-ingests with no change, each with a newly opened store:",
+            f"a new url), {r['chunks']} chunks. "
+            + (
+                f"The index was built once by a full ingest: {r['full_build']['seconds']} s for "
+                f"{r['full_build']['chunks_written']} chunks ({r['full_build']['machine']}). "
+                if r.get("full_build")
+                else ""
+            )
+            + f"This run's first ingest took {r['first_ingest']['seconds']} s and embedded {r['first_ingest']['chunks_written']} "
+            "chunks; then three re-ingests with no change, each with a newly opened store:",
             "",
             f"- `ingest()` with nothing to do: **{r['noop_seconds_median']} s** median (runs: "
             f"{', '.join(str(x) for x in r['noop_seconds'])} s); 0 chunks embedded.",
@@ -298,6 +308,21 @@ def render_section() -> str:
             f"Machine: {r['machine']}.",
             "",
         ]
+    lines += [
+        "### What was changed to meet the targets",
+        "",
+        "- Before: articles were embedded in groups of about 64 chunks (whole articles), each article written with its own "
+        "Chroma upsert, all in one thread: ratio 0.76 in one run under cProfile at load average 12.6 (embedding 175 s, "
+        "chunking and writes the rest). An intermediate version (worker thread, 256-text calls, one upsert per article) "
+        "gave 0.75 and 0.90 at load 9. Now `ingest` embeds in a worker thread while the main thread chunks and writes, "
+        "in calls of 16 embedder batches taken across article boundaries (less padding: see `GROUP_BATCHES`), and "
+        "writes every finished article of a call with one upsert (43 per-article upserts cost 0.9 s CPU, one 0.23 s).",
+        "- Before: each no-change run read every chunk's metadata back from Chroma (`article_states`): 2.5 s median at "
+        "load 6, 1.1 s at load 3.7, about 75% of it in that one read. Now the ingest saves a manifest of the article "
+        "states it ended with, used only while Chroma holds exactly the chunk ids it lists (reading ids alone costs "
+        "0.03 s for 6,400 chunks); otherwise the metadata is read as before.",
+        "",
+    ]
     return "\n".join(lines)
 
 

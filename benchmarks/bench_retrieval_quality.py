@@ -36,7 +36,7 @@ from hubchat.chunking import embedding_text
 from hubchat.config import RetrievalSettings, Settings
 from hubchat.embeddings import LocalOnnxEmbeddings
 from hubchat.lexical import LexicalIndex
-from hubchat.retrieval import HybridRetriever, ndcg_at_k, recall_at_k
+from hubchat.retrieval import FUSIONS, HybridRetriever, ndcg_at_k, recall_at_k
 from hubchat.schema import Chunk
 from hubchat.store import ChunkStore, chunk_metadata
 
@@ -163,13 +163,16 @@ def score_runs(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]], onl
     return Scores(float(np.mean(ndcg)), float(np.mean(rec)))
 
 
-def product_runs(retriever: HybridRetriever, queries: dict[str, str], depth: int = 100) -> dict[str, dict[str, list[str]]]:
-    """The three rankings per query, from the product's retriever: BM25 only, dense only, and hybrid."""
-    runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "hybrid": {}}
+def product_runs(retrievers: dict[str, HybridRetriever], queries: dict[str, str], depth: int = 100) -> dict[str, dict[str, list[str]]]:
+    """The rankings per query from the product's retrievers: BM25 only and dense only (from the first), and
+    `retrieve` of each retriever (one per fusion method)."""
+    first = next(iter(retrievers.values()))
+    runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, **{name: {} for name in retrievers}}
     for qid, text in queries.items():
-        runs["bm25"][qid] = [c.id for c, _ in retriever.lexical(text, depth)]
-        runs["dense"][qid] = [c.id for c, _ in retriever.dense(text, depth)]
-        runs["hybrid"][qid] = [p.chunk.id for p in retriever.retrieve(text, top_k=depth).passages]
+        runs["bm25"][qid] = [c.id for c, _ in first.lexical(text, depth)]
+        runs["dense"][qid] = [c.id for c, _ in first.dense(text, depth)]
+        for name, retriever in retrievers.items():
+            runs[name][qid] = [p.chunk.id for p in retriever.retrieve(text, top_k=depth).passages]
     return runs
 
 
@@ -434,9 +437,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         store = build_store(data.chunks, vectors, bench_settings(Path(workdir), "scifact-bench", settings.retrieval), embedder)
         print(f"store built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        retriever = HybridRetriever(store, embedder, settings.retrieval)
+        product = HybridRetriever(store, embedder, settings.retrieval)
+        retrievers = {f"hybrid-{product.fusion}": product}
+        for fusion in FUSIONS:
+            if fusion != product.fusion:
+                retrievers[f"hybrid-{fusion}"] = HybridRetriever(store, embedder, settings.retrieval, fusion=fusion)
         started = time.perf_counter()
-        runs = product_runs(retriever, data.queries)
+        runs = product_runs(retrievers, data.queries)
         seconds = time.perf_counter() - started
         table = {name: score_runs(r, data.qrels) for name, r in runs.items()}
         explored = explore(store, embedder, data, vectors, settings.retrieval) if args.explore else []
@@ -447,12 +454,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Model {embedder.name} (max {settings.embeddings.max_tokens} tokens), BM25 from hubchat.lexical, "
         f"real embedded Chroma (HNSW, cosine).",
         f"Settings: dense_k {r.dense_k}, lexical_k {r.lexical_k}, rrf_k {r.rrf_k}, dense_weight {r.dense_weight}, "
-        f"lexical_weight {r.lexical_weight}; BM25-only and dense-only at depth 100.",
+        f"lexical_weight {r.lexical_weight}, fusion {product.fusion!r}; BM25-only and dense-only at depth 100.",
         "",
         "| retriever | nDCG@10 | recall@100 |",
         "|---|---|---|",
     ]
-    for name, label in (("bm25", "BM25 only"), ("dense", "dense only"), ("hybrid", "hybrid (HybridRetriever.retrieve)")):
+    labels = {"bm25": "BM25 only", "dense": "dense only"}
+    for name in retrievers:
+        fusion = name.removeprefix("hybrid-")
+        what = "weighted RRF" if fusion == "rrf" else "weighted min-max score fusion"
+        labels[name] = f"hybrid, {what} ({'the configured fusion' if retrievers[name] is product else f'fusion={fusion!r}'})"
+    for name, label in labels.items():
         lines.append(f"| {label} | {table[name].ndcg10:.4f} | {table[name].recall100:.4f} |")
     lines += ["", f"Command: `.venv/bin/python benchmarks/bench_retrieval_quality.py{' --explore' if args.explore else ''} "
               f"--write-results` (from the repository root; data from ../shared/data/scifact).",

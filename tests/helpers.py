@@ -20,6 +20,7 @@ REAL_ARTICLES = PROJECT / "corpus" / "articles"
 
 # Small chunks keep the embedding work of a test run small while still giving every article several chunks.
 SMALL_CHUNKS = {"target_tokens": 64, "max_tokens": 96, "overlap_tokens": 16}
+SMALL_CHUNKS_TOML = "[chunking]\n" + "\n".join(f"{k} = {v}" for k, v in SMALL_CHUNKS.items())
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,83 @@ SAMPLES = (
         """,
     ),
 )
+
+
+def html_page(canonical: str = "/alternatives/pinecone-alternatives-small-teams") -> str:
+    """A page shaped like the site's real ones: header, nav, breadcrumbs, article, sidebar widgets, footer."""
+    return textwrap.dedent(
+        f"""\
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+          <meta charset="utf-8">
+          <title>Pinecone Alternatives for Small Teams | AI Tools Hub</title>
+          <meta name="description" content="Open-source vector databases that cost less than Pinecone for a small team.">
+          <meta name="keywords" content="vector-databases, rag, Open-Source">
+          <meta name="author" content="Maya Lindqvist">
+          <meta property="og:title" content="Pinecone Alternatives for Small Teams">
+          <meta property="article:published_time" content="2025-03-14T09:00:00+00:00">
+          <link rel="canonical" href="{canonical}">
+          <link rel="stylesheet" href="/static/css/site.css">
+        </head>
+        <body class="article-page">
+          <a class="skip-link" href="#content">Skip to content</a>
+          <header class="site-header">
+            <a class="brand" href="/"><img class="brand-logo" src="/static/img/logo.svg" alt="AI Tools Hub logo">
+              <span class="brand-name">AI Tools Hub</span></a>
+            <nav class="main-nav" aria-label="Main"><ul>
+              <li><a href="/guides/">Guides</a></li><li><a href="/compare/">Comparisons</a></li>
+              <li><a href="/alternatives/">Alternatives</a></li><li><a href="/use-cases/">Use cases</a></li>
+              <li><a href="/insights/">Insights</a></li></ul></nav>
+            <form class="site-search" action="/search" role="search">
+              <label for="q">Search articles</label><input id="q" name="q" type="search"><button>Search</button></form>
+          </header>
+          <div class="page-layout">
+            <main id="content">
+              <nav class="breadcrumbs" aria-label="Breadcrumb"><a href="/">Home</a> &rsaquo; <a href="/alternatives/">Alternatives</a></nav>
+              <article class="post">
+                <header class="post-header">
+                  <h1>Pinecone Alternatives for Small Teams</h1>
+                  <p class="byline">By <a rel="author" href="/authors/maya">Maya Lindqvist</a> &middot; <time datetime="2025-03-14">14 March 2025</time></p>
+                </header>
+                <div class="post-body">
+                  <p>Pinecone made managed vector search easy, but a small team often pays for capacity it never uses. This guide looks at open-source engines that run on one machine.</p>
+                  <h2>Why look beyond Pinecone</h2>
+                  <p>The main reason is cost predictability. A self-hosted engine runs on hardware you already own, and the bill does not grow with every namespace.</p>
+                  <h2>The candidates</h2>
+                  <h3>Chroma</h3>
+                  <p>Chroma embeds in a Python process and stores its data in a local folder.</p>
+                  <h3>Qdrant</h3>
+                  <p>Qdrant is written in Rust and supports payload filtering alongside nearest-neighbour search.</p>
+                  <ul><li>Single binary deployment.</li><li>Filtering on any payload field.</li></ul>
+                  <table><thead><tr><th>Engine</th><th>Language</th></tr></thead>
+                    <tbody><tr><td>Chroma</td><td>Python and Rust</td></tr><tr><td>Qdrant</td><td>Rust</td></tr></tbody></table>
+                  <h2>Key takeaways</h2>
+                  <ul><li>Start with an embedded engine for prototypes.</li><li>Move to a server when several services share the index.</li></ul>
+                </div>
+              </article>
+            </main>
+            <aside class="sidebar">
+              <section class="widget tag-cloud"><h2>Topics</h2><ul>
+                <li><a href="/tags/export-controls" rel="tag">export-controls</a></li><li><a href="/tags/gpus" rel="tag">gpus</a></li>
+                <li><a href="/tags/speech" rel="tag">speech</a></li></ul></section>
+              <section class="widget latest-articles"><h2>Latest articles</h2><ul>
+                <li><a href="/insights/gpu-prices">Why GPU rental prices keep falling</a> <time datetime="2025-06-24">24 June 2025</time></li>
+                <li><a href="/guides/whisper">Setting up Whisper for meeting notes</a></li></ul></section>
+              <section class="widget newsletter"><h2>Get the weekly briefing</h2>
+                <p>New guides and analysis, once a week. No spam.</p>
+                <form action="/newsletter/subscribe" method="post"><input type="email" placeholder="you@example.com"><button>Subscribe</button></form>
+              </section>
+            </aside>
+          </div>
+          <footer class="site-footer"><p class="copyright">&copy; 2025 AI Tools Hub. All rights reserved.</p>
+            <ul class="footer-links"><li><a href="/about">About</a></li><li><a href="/privacy">Privacy policy</a></li>
+            <li><a href="/terms">Terms of use</a></li></ul></footer>
+          <script src="/static/js/site.js" defer></script>
+        </body>
+        </html>
+        """
+    )
 
 
 def front_matter(

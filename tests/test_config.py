@@ -191,6 +191,7 @@ def test_a_wrong_value_from_the_environment_is_reported_the_same_way(config_file
     monkeypatch.setenv("HUBCHAT_CHAT__BACKEND", "foo")
     message = one_line_error(config_file=config_file)
     assert "chat.backend" in message and "'foo'" in message and "'extractive'" in message
+    assert "HUBCHAT_CHAT__BACKEND" in message  # where the bad value came from
 
 
 def test_a_wrong_value_in_a_profile_is_reported_when_that_profile_is_used(tmp_path: Path):

@@ -18,15 +18,16 @@ import pytest
 
 from hubchat.config import Settings
 from hubchat.errors import IndexError_
-from hubchat.ingest import ingest
+from hubchat.ingest import GROUP_BATCHES, ingest
 from hubchat.lexical import LexicalIndex
 from hubchat.store import ChunkStore
 from tests.helpers import (
     SAMPLES,
-    SMALL_CHUNKS,
+    SMALL_CHUNKS_TOML,
     assert_index_matches_corpus,
     chroma_records,
     copy_real_articles,
+    html_page,
     expected_chunk_ids,
     open_store,
     settings_for,
@@ -34,9 +35,8 @@ from tests.helpers import (
     write_config,
     write_samples,
 )
-from tests.test_corpus import html_page
 
-SMALL = "[chunking]\n" + "\n".join(f"{k} = {v}" for k, v in SMALL_CHUNKS.items())
+SMALL = SMALL_CHUNKS_TOML
 URLS = sorted(s.url for s in SAMPLES)
 
 
@@ -54,6 +54,10 @@ class CountingEmbedder:
     @property
     def dimension(self) -> int:
         return self.inner.dimension
+
+    @property
+    def batch_size(self) -> int:
+        return self.inner.batch_size
 
     def embed_array(self, texts):
         self.texts += len(texts)
@@ -263,7 +267,7 @@ INGEST_SCRIPT = r"""
 import os, signal, sys
 from hubchat.config import load_settings
 from hubchat.embeddings import build_embeddings
-from hubchat.ingest import ingest
+from hubchat.ingest import GROUP_BATCHES, ingest
 from hubchat.store import ChunkStore
 
 config, die_at = sys.argv[1], sys.argv[2]
@@ -339,10 +343,11 @@ def test_kill_9_mid_ingest_then_ingest_again_leaves_each_article_once(tmp_path: 
     n_articles = 6
     corpus = tmp_path / "corpus"
     copy_real_articles(corpus, n_articles)
-    # Small embedder batches make small embedding groups, so the child writes articles one group at a time.
-    config = write_config(tmp_path, corpus, "[embeddings]\nbatch_size = 4")
-    settings = settings_for(tmp_path, corpus, "[embeddings]\nbatch_size = 4")
-    total = sum(len(ids) for ids in expected_chunk_ids(settings, embedder.name, corpus).values())
+    total = sum(len(ids) for ids in expected_chunk_ids(settings_for(tmp_path, corpus), embedder.name, corpus).values())
+    # Embedder batches small enough that the child embeds and writes the corpus in about three groups.
+    batches = f"[embeddings]\nbatch_size = {max(1, total // (3 * GROUP_BATCHES))}"
+    config = write_config(tmp_path, corpus, batches)
+    settings = settings_for(tmp_path, corpus, batches)
 
     proc = start_ingest(config)
     lines = read_until(proc, "embedded", timeout=120)

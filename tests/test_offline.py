@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROJECT, SAMPLES, SMALL_CHUNKS, settings_for, write_config, write_samples
+from tests.helpers import PROJECT, SAMPLES, SMALL_CHUNKS_TOML, settings_for, write_config, write_samples
 
 # Installs the block; `ATTEMPTS` records (kind, address, blocked). Plain source, so a fresh interpreter can run it
 # before its first import.
@@ -111,7 +111,7 @@ def work(config):
     }
 '''
 
-SMALL = "[chunking]\n" + "\n".join(f"{k} = {v}" for k, v in SMALL_CHUNKS.items())
+SMALL = SMALL_CHUNKS_TOML
 
 
 def guard_namespace() -> dict:

@@ -19,6 +19,7 @@ from hubchat.retrieval import (
     cap_per_article,
     condense_heuristic,
     fuse,
+    fuse_scores,
     is_followup,
     ndcg_at_k,
     recall_at_k,
@@ -74,6 +75,38 @@ def test_fuse_rejects_mismatched_or_negative_weights():
         fuse([["a"]], [1.0, 1.0], k=60)
     with pytest.raises(ValueError):
         fuse([["a"]], [-1.0], k=60)
+
+
+def test_fuse_scores_normalises_each_retriever_then_takes_the_weighted_mean():
+    dense = {"a": 0.9, "b": 0.5, "c": 0.7}  # normalised over [0.5, 0.9]: a 1, b 0, c 0.5
+    bm25 = {"b": 10.0, "c": 5.0}  # floor 0: b 1, c 0.5, a (missing) 0
+    fused = dict(fuse_scores([dense, bm25], [1.0, 1.0], [None, 0.0]))
+    assert fused == {"a": pytest.approx(0.5), "b": pytest.approx(0.5), "c": pytest.approx(0.5)}
+    weighted = fuse_scores([dense, bm25], [3.0, 1.0], [None, 0.0])
+    assert weighted[0] == ("a", pytest.approx(0.75))
+    assert dict(weighted)["b"] == pytest.approx(0.25)
+
+
+def test_fuse_scores_keeps_a_large_lead_that_rank_fusion_flattens():
+    # "x" is far ahead on BM25 and a close third on cosine; "y" is first on cosine and a distant second on BM25.
+    dense = {"y": 0.80, "w": 0.795, "x": 0.79, "z": 0.50}
+    bm25 = {"x": 20.0, "y": 2.0, "z": 1.0}
+    assert fuse([list(dense), list(bm25)], [1.0, 1.0], k=60)[0][0] == "y"
+    assert fuse_scores([dense, bm25], [1.0, 1.0], [None, 0.0])[0][0] == "x"
+    # Missing candidates take the floor (None: the retriever's lowest score).
+    assert dict(fuse_scores([{"a": 2.0, "b": 1.0}, {"c": 1.0}], [1.0, 0.0]))["c"] == 0.0
+
+
+def test_fuse_scores_edge_cases():
+    assert fuse_scores([], []) == []
+    assert fuse_scores([{}, {}], [1.0, 1.0]) == []
+    # One distinct score: everything that retriever returned counts fully, the rest not at all.
+    assert dict(fuse_scores([{"a": 0.5, "b": 0.5}, {"c": 3.0}], [1.0, 1.0], [None, 0.0])) == {
+        "a": pytest.approx(0.5), "b": pytest.approx(0.5), "c": pytest.approx(0.5)}
+    with pytest.raises(ValueError):
+        fuse_scores([{"a": 1.0}], [1.0, 1.0])
+    with pytest.raises(ValueError):
+        fuse_scores([{"a": 1.0}], [-1.0])
 
 
 def _passage(cid: str, article: str, score: float) -> Passage:
@@ -279,8 +312,9 @@ def store(tmp_path_factory, embedder) -> ChunkStore:
     return store
 
 
-def _retriever(store, embedder, **overrides) -> HybridRetriever:
-    return HybridRetriever(store, embedder, RetrievalSettings(**{"top_k": 5, "per_article_cap": 2, **overrides}))
+def _retriever(store, embedder, fusion=None, **overrides) -> HybridRetriever:
+    settings = RetrievalSettings(**{"top_k": 5, "per_article_cap": 2, **overrides})
+    return HybridRetriever(store, embedder, settings, fusion=fusion)
 
 
 def test_every_article_has_several_chunks(store):
@@ -321,14 +355,19 @@ def test_filter_matching_nothing_gives_no_passages_and_a_refusal(store, embedder
     assert result.passages == () and result.relevant is False
 
 
-def test_retrieve_fuses_caps_and_ranks_the_answering_chunk_first(store, embedder):
-    result = _retriever(store, embedder, per_article_cap=1).retrieve("Which port does the Ollama API listen on?")
+@pytest.mark.parametrize("fusion", ["rrf", "scores"])
+def test_retrieve_fuses_caps_and_ranks_the_answering_chunk_first(store, embedder, fusion):
+    retriever = _retriever(store, embedder, fusion=fusion, per_article_cap=1)
+    result = retriever.retrieve("Which port does the Ollama API listen on?")
     assert isinstance(result, RetrievalResult)
     assert result.relevant
     top = result.passages[0]
     assert "11434" in top.chunk.text
     assert top.dense_rank is not None and top.lexical_rank is not None
-    assert top.score == pytest.approx(1 / (60 + top.dense_rank) + 1 / (60 + top.lexical_rank))
+    if fusion == "rrf":
+        assert top.score == pytest.approx(1 / (60 + top.dense_rank) + 1 / (60 + top.lexical_rank))
+    else:  # first on both scales: normalised 1 + 1, averaged
+        assert (top.dense_rank, top.lexical_rank, top.score) == (1, 1, pytest.approx(1.0))
     articles = [p.chunk.article_id for p in result.passages]
     assert len(articles) == len(set(articles))  # cap 1: one chunk per article
     assert [p.score for p in result.passages] == sorted((p.score for p in result.passages), reverse=True)
@@ -336,8 +375,28 @@ def test_retrieve_fuses_caps_and_ranks_the_answering_chunk_first(store, embedder
     assert all(t >= 0 for t in result.timings.values())
 
 
-def test_top_k_and_the_cap_bound_the_passages(store, embedder):
-    retriever = _retriever(store, embedder, per_article_cap=2)
+def test_the_default_fusion_is_score_fusion_and_a_bad_name_is_refused(store, embedder):
+    assert _retriever(store, embedder).fusion == "scores"
+    with pytest.raises(ValueError):
+        _retriever(store, embedder, fusion="borda")
+
+
+def test_score_fusion_reads_the_cosine_of_lexical_only_candidates(store, embedder):
+    # A shallow dense search leaves chunks that only BM25 found; their cosine must come from Chroma.
+    retriever = _retriever(store, embedder, fusion="scores", dense_k=1, lexical_k=20)
+    query = "Which port does the Ollama API listen on?"
+    lexical_only = [c.id for c, _ in retriever.lexical(query, 20)][1:]
+    cosines = retriever._cosines(retriever.embed(query), lexical_only)
+    full = {c.id: s for c, s in retriever.dense(query, 50)}
+    assert set(cosines) == set(lexical_only)
+    for cid, value in cosines.items():
+        assert value == pytest.approx(full[cid], abs=1e-4)
+    assert retriever.retrieve(query, top_k=10).passages
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "scores"])
+def test_top_k_and_the_cap_bound_the_passages(store, embedder, fusion):
+    retriever = _retriever(store, embedder, fusion=fusion, per_article_cap=2)
     result = retriever.retrieve("vector database indexes and hybrid search", top_k=3)
     assert len(result.passages) == 3
     many = retriever.retrieve("vector database indexes and hybrid search", top_k=50)

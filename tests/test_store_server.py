@@ -10,11 +10,9 @@ from hubchat.errors import BackendError
 from hubchat.ingest import ingest
 from hubchat.store import ChunkStore, make_chroma_client
 from tests.conftest_store import ChromaServer, free_port
-from tests.helpers import SAMPLES, SMALL_CHUNKS, assert_index_matches_corpus, open_store, settings_for, write_samples
+from tests.helpers import SAMPLES, SMALL_CHUNKS_TOML, assert_index_matches_corpus, open_store, settings_for, write_samples
 
-pytestmark = pytest.mark.server
-
-SMALL = "[chunking]\n" + "\n".join(f"{k} = {v}" for k, v in SMALL_CHUNKS.items())
+SMALL = SMALL_CHUNKS_TOML
 
 
 def server_settings(tmp_path: Path, corpus: Path, host: str, port: int, collection: str):
@@ -26,6 +24,7 @@ def server_settings(tmp_path: Path, corpus: Path, host: str, port: int, collecti
     )
 
 
+@pytest.mark.server
 def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, chroma_server: ChromaServer, embedder):
     corpus = tmp_path / "corpus"
     write_samples(corpus)

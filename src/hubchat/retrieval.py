@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense and BM25 candidates, weighted reciprocal-rank fusion, a per-article cap, and the
-relevance floor that decides whether a question is answerable from the corpus at all.
+"""Hybrid retrieval: dense and BM25 candidates, fused (weighted score fusion by default, or weighted
+reciprocal-rank fusion), a per-article cap, and the relevance floor that decides whether a question is
+answerable from the corpus at all.
 
 Also here: `condense_heuristic`, the cheap follow-up rewrite used when no chat model condenses the question, and
 the two ranking metrics (`ndcg_at_k`, `recall_at_k`) used by the retrieval benchmark and evaluation.
@@ -26,10 +27,11 @@ from hubchat.store import ChunkStore
 # Calibrated on the gold questions together with RetrievalSettings.min_dense_score (see benchmarks/RESULTS.md);
 # a RetrievalSettings field of the same name overrides it.
 DEFAULT_MIN_LEXICAL_COVERAGE = 0.6
-# How the two rankings are merged when the settings do not say: "rrf" (weighted reciprocal-rank fusion, `fuse`)
-# or "scores" (weighted sum of min-max normalised cosine and BM25 scores, `fuse_scores`). A RetrievalSettings
-# field `fusion` overrides it.
-DEFAULT_FUSION = "rrf"
+# How the two rankings are merged when the settings do not say: "scores" (weighted mean of min-max normalised
+# cosine and BM25 scores, `fuse_scores`) or "rrf" (weighted reciprocal-rank fusion, `fuse`). Score fusion
+# measured 0.733 nDCG@10 on SciFact against 0.714 for RRF at the same depths, and RRF tuned over k, weights
+# and depths reached only about 0.725 (benchmarks/RESULTS.md). A RetrievalSettings field `fusion` overrides it.
+DEFAULT_FUSION = "scores"
 FUSIONS = ("rrf", "scores")
 
 
@@ -147,7 +149,10 @@ def cap_per_article(passages: Sequence[Passage], cap: int) -> list[Passage]:
 
 
 class HybridRetriever:
-    """Dense plus lexical retrieval over a ChunkStore, fused by weighted RRF (or weighted score fusion).
+    """Dense plus lexical retrieval over a ChunkStore, fused by weighted score fusion or weighted RRF.
+
+    With score fusion, chunks only the lexical search returned get their cosine read from Chroma, and chunks
+    only the dense search returned count as BM25 0, so every candidate is scored on both scales.
 
     Args:
         store: the chunk store (Chroma plus the lexical index); filters are applied inside both searches.
