@@ -12,7 +12,6 @@ Nothing here counts tokens: `ChatOpenAI.get_num_tokens*` would load tiktoken enc
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from hubchat.urls import is_loopback
 from hubchat.config import ChatSettings
 from hubchat.errors import BackendError, ConfigError, HubchatError
 
@@ -35,7 +35,6 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers ignore the key, but the openai client refuses to run without one.
 _PLACEHOLDER_KEY = "not-needed"
 _PROBE_TIMEOUT_S = 10.0
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
 @dataclass(frozen=True)
@@ -248,7 +247,7 @@ def _resolve_endpoint(settings: ChatSettings) -> _Endpoint:
             base_url = _checked_url(settings.base_url)
             key = _api_key(settings)
             if key is None:
-                if not _is_loopback(base_url):
+                if not is_loopback(base_url):
                     raise BackendError(
                         f"The chat backend at {_display_url(base_url)} is not on this machine, so it needs an API key: "
                         f"set the environment variable {settings.api_key_env} (chat.api_key_env names it)."
@@ -277,16 +276,6 @@ def _checked_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"chat.base_url = {_display_url(url)!r} is not valid: it must look like http://host:port/v1")
     return url.strip().rstrip("/")
-
-
-def _is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _display_url(url: str) -> str:

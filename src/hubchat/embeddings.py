@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import ipaddress
 import os
 import threading
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import SecretStr
 from tokenizers import Tokenizer
 
+from hubchat.urls import is_loopback
 from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
 
 if TYPE_CHECKING:
@@ -236,16 +236,6 @@ class LocalOnnxEmbeddings(Embeddings):
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def _is_loopback(base_url: str) -> bool:
-    host = urlparse(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def build_embeddings(settings: EmbeddingSettings) -> Embeddings:
     """The embedding backend the settings ask for.
 
@@ -282,7 +272,7 @@ def _openai_compatible(settings: EmbeddingSettings) -> Embeddings:
         raise ConfigError(f"embeddings.base_url = {base_url!r} is not valid: it must be an http:// or https:// URL")
     key = os.environ.get(settings.api_key_env, "")
     if not key:
-        if not _is_loopback(base_url):
+        if not is_loopback(base_url):
             raise BackendError(
                 f"the embeddings server at {base_url} needs an API key: set the environment variable "
                 f"{settings.api_key_env} (named by embeddings.api_key_env)"
