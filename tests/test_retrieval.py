@@ -371,7 +371,7 @@ def test_retrieve_fuses_caps_and_ranks_the_answering_chunk_first(store, embedder
     articles = [p.chunk.article_id for p in result.passages]
     assert len(articles) == len(set(articles))  # cap 1: one chunk per article
     assert [p.score for p in result.passages] == sorted((p.score for p in result.passages), reverse=True)
-    assert set(result.timings) == {"embed", "dense", "lexical", "fuse"}
+    assert set(result.timings) == {"embed", "dense", "lexical", "fuse", "floor"}
     assert all(t >= 0 for t in result.timings.values())
 
 
@@ -439,3 +439,23 @@ def test_an_empty_question_is_an_input_error_and_an_overlong_one_is_cut_at_a_wor
     result = retriever.retrieve("Which port does the Ollama API listen on? " * 5)
     assert result.query == "Which port does the Ollama API listen on?"
     assert "11434" in result.passages[0].chunk.text
+
+
+def test_lexical_coverage_is_the_idf_share_of_query_terms_in_the_best_chunk(store, embedder):
+    from hubchat.lexical import lexical_text, tokenize
+
+    retriever = _retriever(store, embedder)
+    query = "Which port does the Ollama API listen on in Peru?"
+    chunks = store.lexical.chunks
+    term_sets = [set(tokenize([lexical_text(c)])[0]) for c in chunks]
+    terms = list(dict.fromkeys(tokenize([query])[0]))
+    n = len(chunks)
+    idf = {t: math.log1p((n - sum(t in ts for ts in term_sets) + 0.5) / (sum(t in ts for ts in term_sets) + 0.5)) for t in terms}
+    expected = max(sum(idf[t] for t in terms if t in ts) for ts in term_sets) / sum(idf.values())
+    assert 0 < expected < 1  # "peru" is in no chunk
+    assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)
+    # The binary-search path (sorted postings) and the plain membership test agree.
+    doc_freq, sorted_postings = retriever._term_stats()
+    assert sorted_postings
+    retriever._term_stats = lambda: (doc_freq, False)
+    assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)

@@ -55,7 +55,8 @@ class EmbeddingSettings(_Section):
     api_key_env: str = "OPENAI_API_KEY"
     threads: int = Field(default=2, ge=1, le=64)
     batch_size: int = Field(default=32, ge=1, le=1024)
-    max_tokens: int = Field(default=256, ge=16, le=512)
+    # Chunks reach 300 tokens plus their title and headings; 512 lets the embedder see all of them.
+    max_tokens: int = Field(default=512, ge=16, le=512)
     timeout_s: float = Field(default=60.0, gt=0)
 
 
@@ -100,8 +101,13 @@ class RetrievalSettings(_Section):
     lexical_weight: float = Field(default=1.0, ge=0.0)
     top_k: int = Field(default=5, ge=1, le=50)
     per_article_cap: int = Field(default=2, ge=1, le=50)
-    # A question whose best passage has cosine similarity below this and no BM25 match is refused.
-    min_dense_score: float = Field(default=0.30, ge=-1.0, le=1.0)
+    # "scores": weighted mean of per-query min-max normalised cosine and BM25 scores (best on SciFact);
+    # "rrf": weighted reciprocal-rank fusion with rrf_k.
+    fusion: Literal["scores", "rrf"] = "scores"
+    # The relevance floor: a question is refused, without calling a model, when its best passage's cosine is
+    # below min_dense_score and no lexical candidate holds min_lexical_coverage of its IDF-weighted terms.
+    min_dense_score: float = Field(default=0.42, ge=-1.0, le=1.0)
+    min_lexical_coverage: float = Field(default=0.6, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2000, ge=10)
 
 

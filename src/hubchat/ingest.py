@@ -40,9 +40,15 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def version_key(source_hash: str, settings: Settings, embedding_name: str) -> str:
-    """Identifies one version of an article's chunks: file bytes + chunking settings + embedding model."""
+    """Identifies one version of an article's chunks: file bytes + chunking settings + embedding model and length."""
     recipe = json.dumps(
-        {"v": PIPELINE_VERSION, "chunking": settings.chunking.model_dump(), "embedding": embedding_name}, sort_keys=True
+        {
+            "v": PIPELINE_VERSION,
+            "chunking": settings.chunking.model_dump(),
+            "embedding": embedding_name,
+            "embedding_max_tokens": settings.embeddings.max_tokens,
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(f"{source_hash}\n{recipe}".encode()).hexdigest()[:16]
 

@@ -43,7 +43,8 @@ class RetrievalResult:
         query: what was searched (the standalone question).
         passages: fused, per-article-capped, best first, at most top_k.
         relevant: False when nothing clears the relevance floor: the answer is a refusal without calling a model.
-        timings: seconds spent in each stage: embed, dense, lexical, fuse.
+        timings: seconds spent in each stage: embed, dense, lexical, fuse (including reading the cosines of
+            lexical-only candidates for score fusion), floor (the relevance check).
         best_dense_score: the highest cosine similarity among the dense candidates (None if there were none).
         lexical_coverage: the best share of the question's IDF mass found in one lexical candidate (0..1).
     """
@@ -183,6 +184,7 @@ class HybridRetriever:
         self.min_lexical_coverage = float(min_lexical_coverage)
         self._term_stats_for: str | None = None
         self._doc_freq: np.ndarray | None = None
+        self._sorted_postings = False
 
     # ---- the two retrievers ------------------------------------------------------------------------------
 
@@ -253,11 +255,12 @@ class HybridRetriever:
                 Passage(chunks[cid], score, dense_score=d_score, lexical_score=l_score, dense_rank=d_rank, lexical_rank=l_rank)
             )
         passages = cap_per_article(passages, s.per_article_cap)[:top_k]
+        t4 = time.perf_counter()
         best_dense = max((score for _, score in dense_hits), default=None)
         coverage = self.lexical_coverage(query, [c for c, _ in lexical_hits])
-        t4 = time.perf_counter()
+        t5 = time.perf_counter()
 
-        timings.update(embed=t1 - t0, dense=t2 - t1, lexical=t3 - t2, fuse=t4 - t3)
+        timings.update(embed=t1 - t0, dense=t2 - t1, lexical=t3 - t2, fuse=t4 - t3, floor=t5 - t4)
         relevant = bool(passages) and (
             (best_dense is not None and best_dense >= s.min_dense_score) or coverage >= self.min_lexical_coverage
         )
@@ -289,7 +292,7 @@ class HybridRetriever:
         terms = list(dict.fromkeys(tokenize([query])[0]))
         if not terms or not candidates or index.retriever is None:
             return 0.0
-        doc_freq = self._document_frequencies()
+        doc_freq, sorted_postings = self._term_stats()
         retriever = index.retriever
         n = len(index)
         vocab = retriever.vocab_dict
@@ -305,16 +308,26 @@ class HybridRetriever:
             if term_id is None:
                 continue
             postings = indices[indptr[term_id] : indptr[term_id + 1]]
-            covered += weight * np.isin(positions, postings)
+            if sorted_postings:  # binary search: a common term's postings can hold most of a large index
+                at = np.minimum(np.searchsorted(postings, positions), len(postings) - 1)
+                covered += weight * (postings[at] == positions)
+            else:
+                covered += weight * np.isin(positions, postings)
         return float(covered.max() / idf.sum())
 
-    def _document_frequencies(self) -> np.ndarray:
-        """Per vocabulary id, how many chunks contain the term (read off the BM25 index's column pointers)."""
+    def _term_stats(self) -> tuple[np.ndarray, bool]:
+        """Per vocabulary id, how many chunks contain the term (read off the BM25 index's column pointers), and
+        whether each term's chunk list is sorted (then membership is a binary search). Cached per index."""
         index = self.store.lexical
         if self._term_stats_for != index.fingerprint or self._doc_freq is None:
-            self._doc_freq = np.diff(np.asarray(index.retriever.scores["indptr"], dtype=np.int64))
+            indptr = np.asarray(index.retriever.scores["indptr"], dtype=np.int64)
+            indices = np.asarray(index.retriever.scores["indices"])
+            # Sorted within every column: the order drops only where a new column starts.
+            drops = np.flatnonzero(np.diff(indices) <= 0) + 1
+            self._sorted_postings = bool(np.isin(drops, indptr).all())
+            self._doc_freq = np.diff(indptr)
             self._term_stats_for = index.fingerprint
-        return self._doc_freq
+        return self._doc_freq, self._sorted_postings
 
 
 # ---- follow-up condensing without a model -----------------------------------------------------------------
@@ -336,8 +349,8 @@ _FUNCTION_WORDS = frozenset(
     says shall she should so some still such tell than that the their them then there these they thing things
     this those though through to too under until up upon us use used uses using very via want was way ways we
     well were what what's whats when where whether which while who whom whose why will with within without would
-    yes yet you your which's vs versus compare compared comparison difference differences between best good
-    better worse does did can i'm i've i'd there's that's here's where's how's who's pick choose come comes already put putting take work
+    yes yet you your which's vs versus compare compared comparison difference differences best good better worse
+    i'm i've i'd there's that's here's where's how's who's pick choose come comes already put putting take work
     works happen mean means know find see try add explain list show describe summarise summarize define name""".split()
 )
 _CLAUSE_BREAK = re.compile(r"[,;:]|\s(?:and|or|but)\s", re.IGNORECASE)
