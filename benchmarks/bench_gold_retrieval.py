@@ -32,6 +32,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import machine_info  # noqa: E402  (run as a script from the repository root)
+from benchmarks.results import NOTES_MARKER, write_section  # noqa: E402
+
 from hubchat.retrieval import HybridRetriever, condense_heuristic
 from hubchat.schema import Turn
 
@@ -41,7 +46,6 @@ RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "Gold set retrieval"
 K = 5
 # Kept when the section is regenerated (the same convention as the other benchmarks' sections).
-NOTES_MARKER = "<!-- hand-written notes below: kept when the numbers above are regenerated -->"
 
 
 # ---- the gold set --------------------------------------------------------------------------------------------
@@ -192,18 +196,6 @@ def evaluate_gold(retriever: HybridRetriever, questions: Sequence[dict], k: int 
 # ---- reporting -----------------------------------------------------------------------------------------------
 
 
-def machine_info() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-
-
 def _signals(result: QuestionResult) -> str:
     dense = "-" if result.best_dense_score is None else f"{result.best_dense_score:.2f}"
     lexical = "-" if result.lexical_coverage is None else f"{result.lexical_coverage:.2f}"
@@ -273,29 +265,6 @@ def format_report(report: GoldReport, settings, ingest: str = "", command: str =
     return "\n".join(lines)
 
 
-def replace_section(path: Path, heading: str, body: str) -> None:
-    """Put `body` under `## heading` in the Markdown file, replacing only that section (other sections stay).
-
-    Lines from NOTES_MARKER to the end of the old section are kept after the new body.
-    """
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# hubchat benchmark results\n"
-    lines = text.splitlines()
-    title = f"## {heading}"
-    new_section = [title, "", *body.strip("\n").splitlines(), ""]
-    if title in lines:
-        start = lines.index(title)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        old = lines[start:end]
-        if NOTES_MARKER in old:
-            new_section += old[old.index(NOTES_MARKER):]
-        lines[start:end] = new_section
-    else:
-        if lines and lines[-1].strip():
-            lines.append("")
-        lines += new_section
-    path.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
-
-
 # ---- command line --------------------------------------------------------------------------------------------
 
 
@@ -333,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = format_report(report, settings, ingest, command)
     print(body)
     if args.write_results:
-        replace_section(RESULTS_FILE, SECTION, body)
+        write_section(SECTION, body, RESULTS_FILE)
     return 0
 
 

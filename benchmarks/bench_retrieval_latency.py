@@ -36,9 +36,9 @@ from bench_retrieval_quality import (  # noqa: E402  (a sibling script, not a pa
     build_store,
     cached_document_vectors,
     load_beir,
-    machine_info,
-    replace_section,
 )
+from machine import machine_info  # noqa: E402
+from results import write_section  # noqa: E402
 
 from hubchat.config import RetrievalSettings, load_settings  # noqa: E402
 from hubchat.embeddings import LocalOnnxEmbeddings  # noqa: E402
@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = "\n".join(lines)
     print(report)
     if args.write_results:
-        replace_section(RESULTS_FILE, "Retrieval latency", report)
+        write_section("Retrieval latency", report, RESULTS_FILE)
     return 0
 
 

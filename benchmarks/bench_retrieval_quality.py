@@ -32,6 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import machine_info  # noqa: E402  (run as a script from the repository root)
+from benchmarks.results import NOTES_MARKER, write_section  # noqa: E402
+
 from hubchat.chunking import embedding_text
 from hubchat.config import RetrievalSettings, Settings
 from hubchat.embeddings import LocalOnnxEmbeddings
@@ -379,46 +384,6 @@ def floor_report(cases: Sequence[FloorCase], dense_floor: float, coverage_floor:
 # ---- reporting -------------------------------------------------------------------------------------------
 
 
-def machine_info() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-        f"load average {load} (1/5/15 min, other jobs shared the machine), {dt.date.today().isoformat()}"
-    )
-
-
-NOTES_MARKER = "<!-- hand-written notes below: kept when the numbers above are regenerated -->"
-
-
-def replace_section(path: Path, heading: str, body: str) -> None:
-    """Put `body` under `## heading` in the Markdown file, replacing only that section (other sections stay).
-
-    Lines from NOTES_MARKER to the end of the old section are kept after the new body.
-    """
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# hubchat benchmark results\n"
-    lines = text.splitlines()
-    title = f"## {heading}"
-    new_section = [title, "", *body.strip("\n").splitlines(), ""]
-    if title in lines:
-        start = lines.index(title)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        old = lines[start:end]
-        if NOTES_MARKER in old:
-            new_section += old[old.index(NOTES_MARKER):]
-        lines[start:end] = new_section
-    else:
-        if lines and lines[-1].strip():
-            lines.append("")
-        lines += new_section
-    path.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, dict]:
@@ -532,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = "\n".join(lines)
     print(report)
     if args.write_results:
-        replace_section(RESULTS_FILE, "Retrieval quality (SciFact)", report)
+        write_section("Retrieval quality (SciFact)", report, RESULTS_FILE)
     return 0
 
 
