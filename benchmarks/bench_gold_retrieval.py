@@ -219,8 +219,8 @@ def format_report(report: GoldReport, settings, ingest: str = "", command: str =
         f"({len({a for q in report.answerable for a in q.support})} articles cited), indexed with the config's "
         f"chunking ({settings.chunking.target_tokens}/{settings.chunking.max_tokens}/{settings.chunking.overlap_tokens} "
         f"tokens) and {settings.embeddings.backend} embeddings; `HybridRetriever.retrieve(query, top_k={k})` with "
-        f"dense_k {r.dense_k}, lexical_k {r.lexical_k}, rrf_k {r.rrf_k}, per_article_cap {r.per_article_cap}, "
-        f"min_dense_score {r.min_dense_score}.",
+        f"{r.fusion} fusion, dense_k {r.dense_k}, lexical_k {r.lexical_k}, per_article_cap {r.per_article_cap}, "
+        f"min_dense_score {r.min_dense_score}, min_lexical_coverage {r.min_lexical_coverage}.",
         f"recall@{k}: share of a question's supporting articles among the articles of the top-{k} passages, averaged.",
         "",
         f"| questions | n | recall@{k} |",
