@@ -200,3 +200,14 @@ def test_backend_down_is_a_clear_error(indexed, embedder, unused_port):
     answerer = make_answerer(settings.model_copy(update={"chat": chat}), store, embedder)
     with pytest.raises(BackendError, match="not reachable|refused"):
         answerer.answer("How much flash storage is Norway buying?")
+
+
+def test_a_refusal_tacked_onto_a_cited_answer_is_dropped():
+    from hubchat.answer import without_stray_refusal
+
+    refusal = "The articles don't cover this, so I can't answer it from them."
+    answered = f"Norway is buying 2 PB of flash storage [1]. {refusal}"
+    assert without_stray_refusal(answered, refusal) == "Norway is buying 2 PB of flash storage [1]."
+    assert without_stray_refusal(refusal, refusal) == refusal
+    uncited = f"Norway buys storage. {refusal}"
+    assert without_stray_refusal(uncited, refusal) == uncited

@@ -111,6 +111,19 @@ def plain_sentence(span: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+def without_stray_refusal(answer: str, refusal: str) -> str:
+    """An answer that cites passages, minus a refusal sentence tacked on to it.
+
+    Small models sometimes answer, then add the refusal line as well; shown together they contradict each other.
+    An answer that is only the refusal is returned as it is.
+    """
+    phrase = refusal.strip()
+    if not phrase or phrase not in answer:
+        return answer
+    rest = " ".join(answer.replace(phrase, " ").split())
+    return rest if re.search(r"\[\d+\]", rest) else answer
+
+
 class Answerer:
     """Answers questions from the retrieved passages with the configured chat backend.
 
@@ -237,8 +250,9 @@ class Answerer:
                 raw_parts.append(piece)
                 yield AnswerEvent("token", piece)
         raw = "".join(raw_parts).strip()
+        checked = without_stray_refusal(raw, self.prompts.refusal)
         timings["generate"] = time.perf_counter() - started - timings.get("retrieve", 0) - timings["condense"]
-        report = check_citations(raw, passages, embed=self._embed, refusal_text=self.prompts.refusal)
+        report = check_citations(checked, passages, embed=self._embed, refusal_text=self.prompts.refusal)
         report = attribute_uncited(report, passages, embed=self._embed, refusal_text=self.prompts.refusal)
         timings["total"] = time.perf_counter() - started
         yield AnswerEvent(
