@@ -459,3 +459,25 @@ def test_lexical_coverage_is_the_idf_share_of_query_terms_in_the_best_chunk(stor
     assert sorted_postings
     retriever._term_stats = lambda: (doc_freq, False)
     assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)
+
+
+def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
+    from hubchat.lexical import LexicalIndex
+    from hubchat.schema import Chunk, Filters
+    from hubchat.store import filter_mask, matches
+
+    chunks = [
+        Chunk(id=f"c{i}", article_id=f"/a/{i % 3}", ordinal=i, text=f"text {i}", start=0, end=6, title="t",
+              date=f"2025-0{1 + i % 9}-15", tags=(("gpus",) if i % 2 else ("storage", "rag")))
+        for i in range(12)
+    ]
+    index = LexicalIndex.build(chunks)
+    for filters in [
+        Filters(tags=("gpus",)),
+        Filters(tags=("rag", "missing")),
+        Filters(since="2025-03-01", until="2025-06-30"),
+        Filters(article_ids=("/a/1",), tags=("gpus",)),
+        Filters(tags=("missing",)),
+    ]:
+        expected = [float(matches(c, filters)) for c in chunks]
+        assert filter_mask(index, filters).tolist() == expected, filters

@@ -136,6 +136,45 @@ def matches(chunk: Chunk, filters: Filters | None) -> bool:
     return True
 
 
+class _FilterColumns:
+    """The lexical index's chunk metadata as arrays, built once per index, so a filter is a few vector ops."""
+
+    def __init__(self, chunks: Sequence[Chunk]):
+        self.dates = np.fromiter((_date_num(c.date) for c in chunks), dtype=np.int64, count=len(chunks))
+        self.articles = np.array([c.article_id for c in chunks], dtype=object)
+        self.tags: dict[str, np.ndarray] = {}
+        for i, chunk in enumerate(chunks):
+            for tag in chunk.tags:
+                self.tags.setdefault(tag, np.zeros(len(chunks), dtype=bool))[i] = True
+
+
+_columns: dict[int, tuple[object, _FilterColumns]] = {}
+
+
+def filter_mask(index: LexicalIndex, filters: Filters) -> np.ndarray:
+    """0/1 over the index order: the same test as `matches`, vectorised."""
+    cached = _columns.get(id(index))
+    if cached is None or cached[0] is not index:
+        _columns.clear()  # one live index per process is the norm; never keep a replaced one alive
+        cached = (index, _FilterColumns(index.chunks))
+        _columns[id(index)] = cached
+    cols = cached[1]
+    keep = np.ones(len(index), dtype=bool)
+    if filters.tags:
+        any_tag = np.zeros(len(index), dtype=bool)
+        for tag in filters.tags:
+            if tag in cols.tags:
+                any_tag |= cols.tags[tag]
+        keep &= any_tag
+    if filters.since:
+        keep &= cols.dates >= _date_num(filters.since)
+    if filters.until:
+        keep &= cols.dates <= _date_num(filters.until)
+    if filters.article_ids:
+        keep &= np.isin(cols.articles, list(filters.article_ids))
+    return keep.astype(np.float32)
+
+
 def _chroma_settings():
     from chromadb.config import Settings as ChromaSettings
 
@@ -444,7 +483,7 @@ class ChunkStore:
         index = self.lexical
         mask = None
         if filters is not None and not filters.is_empty():
-            mask = np.fromiter((matches(c, filters) for c in index.chunks), dtype=np.float32, count=len(index))
+            mask = filter_mask(index, filters)
         return index.search(query, k, mask)
 
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
