@@ -81,7 +81,7 @@ def main() -> None:
     answerer = runtime.answerer
     # Start the server before timing anything: start-up is a one-off cost, reported separately.
     started = time.perf_counter()
-    model = answerer.chat_model
+    answerer.chat_model  # builds the backend, which starts the local server
     startup_s = time.perf_counter() - started
     from hubchat.llama_server import get_server
     from hubchat.backends import _local_model_path  # the same file the backend serves

@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.machine import machine_info  # noqa: E402  (run as a script from the repository root)
-from benchmarks.results import NOTES_MARKER, write_section  # noqa: E402
+from benchmarks.results import write_section  # noqa: E402
 
 from hubchat.retrieval import HybridRetriever, condense_heuristic
 from hubchat.schema import Turn

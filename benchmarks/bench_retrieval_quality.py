@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.machine import machine_info  # noqa: E402  (run as a script from the repository root)
-from benchmarks.results import NOTES_MARKER, write_section  # noqa: E402
+from benchmarks.results import write_section  # noqa: E402
 
 from hubchat.chunking import embedding_text
 from hubchat.config import RetrievalSettings, Settings
@@ -485,13 +483,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               "deterministic, so dense and hybrid numbers move by about 0.003 between runs."]
     lines += explored
     if args.floor:
-        from hubchat.retrieval import DEFAULT_MIN_LEXICAL_COVERAGE
 
         floor_settings = configs[-1][1]
         probes = ["What is the capital of Peru?", "How do I bake sourdough bread?", *data.queries.values()]
         with tempfile.TemporaryDirectory(prefix="hubchat-floor-") as workdir:
             cases = floor_cases(floor_settings, [args.gold], Path(workdir), probes)
-        coverage_floor = float(getattr(floor_settings.retrieval, "min_lexical_coverage", DEFAULT_MIN_LEXICAL_COVERAGE))
+        coverage_floor = float(floor_settings.retrieval.min_lexical_coverage)
         lines += ["", "### Relevance floor", ""]
         lines += floor_report(cases, floor_settings.retrieval.min_dense_score, coverage_floor)
     report = "\n".join(lines)

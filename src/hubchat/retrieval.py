@@ -22,16 +22,11 @@ from hubchat.lexical import tokenize
 from hubchat.schema import Chunk, Filters, Passage, Turn
 from hubchat.store import ChunkStore
 
-# Share of the question's IDF mass that one passage must contain for a "strong lexical match". Query terms the
-# corpus never uses count in the total, so a question about something absent (a place, a product) stays weak.
-# Calibrated on the gold questions together with RetrievalSettings.min_dense_score (see benchmarks/RESULTS.md);
-# a RetrievalSettings field of the same name overrides it.
-DEFAULT_MIN_LEXICAL_COVERAGE = 0.6
-# How the two rankings are merged when the settings do not say: "scores" (weighted mean of min-max normalised
-# cosine and BM25 scores, `fuse_scores`) or "rrf" (weighted reciprocal-rank fusion, `fuse`). Score fusion
-# measured 0.733 nDCG@10 on SciFact against 0.714 for RRF at the same depths, and RRF tuned over k, weights
-# and depths reached only about 0.725 (benchmarks/RESULTS.md). A RetrievalSettings field `fusion` overrides it.
-DEFAULT_FUSION = "scores"
+# Fusion methods (RetrievalSettings.fusion): "scores" (weighted mean of min-max normalised cosine and BM25
+# scores, `fuse_scores`; 0.733 nDCG@10 on SciFact) or "rrf" (weighted reciprocal-rank fusion, `fuse`; 0.714).
+# The relevance floor's lexical half (RetrievalSettings.min_lexical_coverage) is the share of the question's IDF
+# mass one passage must contain; query terms the corpus never uses count in the total, so a question about
+# something absent stays weak. Both are calibrated in benchmarks/RESULTS.md.
 FUSIONS = ("rrf", "scores")
 
 
@@ -159,9 +154,8 @@ class HybridRetriever:
         store: the chunk store (Chroma plus the lexical index); filters are applied inside both searches.
         embeddings: a LangChain Embeddings (the one the store was built with).
         settings: candidate depths, fusion constants, per-article cap, top_k and the relevance floor.
-        fusion: "rrf" or "scores"; default settings.fusion if the settings have it, else DEFAULT_FUSION.
-        min_lexical_coverage: the lexical half of the relevance floor; default settings.min_lexical_coverage if
-            the settings have it, else DEFAULT_MIN_LEXICAL_COVERAGE.
+        fusion: "rrf" or "scores", overriding settings.fusion (benchmarks compare both).
+        min_lexical_coverage: overrides settings.min_lexical_coverage (benchmarks calibrate it).
     """
 
     def __init__(
@@ -176,12 +170,12 @@ class HybridRetriever:
         self.store = store
         self.embeddings = embeddings
         self.settings = settings
-        self.fusion = fusion or getattr(settings, "fusion", DEFAULT_FUSION)
+        self.fusion = fusion or settings.fusion
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
-        if min_lexical_coverage is None:
-            min_lexical_coverage = getattr(settings, "min_lexical_coverage", DEFAULT_MIN_LEXICAL_COVERAGE)
-        self.min_lexical_coverage = float(min_lexical_coverage)
+        self.min_lexical_coverage = float(
+            settings.min_lexical_coverage if min_lexical_coverage is None else min_lexical_coverage
+        )
         self._term_stats_for: str | None = None
         self._doc_freq: np.ndarray | None = None
         self._sorted_postings = False
@@ -270,13 +264,13 @@ class HybridRetriever:
         """Cosine similarity of the query to chunks the dense search did not return (read from Chroma)."""
         if not ids:
             return {}
-        got = self.store.collection.get(ids=list(ids), include=["embeddings"])
-        if got["embeddings"] is None or len(got["ids"]) == 0:
+        found, matrix = self.store.vectors(ids)
+        if not found:
             return {}
-        matrix = np.asarray(got["embeddings"], dtype=np.float64)
+        matrix = matrix.astype(np.float64)
         query = np.asarray(vector, dtype=np.float64)
         norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
-        return dict(zip(got["ids"], (matrix @ query / np.clip(norms, 1e-12, None)).tolist()))
+        return dict(zip(found, (matrix @ query / np.clip(norms, 1e-12, None)).tolist()))
 
     # ---- the lexical half of the relevance floor -----------------------------------------------------------
 

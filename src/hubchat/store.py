@@ -486,6 +486,15 @@ class ChunkStore:
             mask = filter_mask(index, filters)
         return index.search(query, k, mask)
 
+    def vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of these chunks: (ids found, matrix with one row per found id)."""
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        if got["embeddings"] is None or len(got["ids"]) == 0:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         by_id = {c.id: c for c in self.lexical.chunks}
         return [by_id[i] for i in ids if i in by_id]
