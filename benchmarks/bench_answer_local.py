@@ -125,8 +125,8 @@ def main() -> None:
         "",
         f"Median pipeline/raw time-to-first-token ratio: {ttft_ratio:.2f}. The raw call runs with llama.cpp's prompt cache "
         "off, so it prefills the whole prompt; the pipeline, like the app, keeps the cache on and reuses the system-prompt "
-        "prefix of the previous question, which is why it can come out ahead. The first question also pays one-off "
-        "warm-up (first embedding and checker calls in the process).",
+        "prefix of the previous question, which is why it can come out ahead. The first question is the model "
+        "server's first request after start-up; its extra time is a one-off warm-up this benchmark does not break down.",
         "Totals differ mostly because the two calls generate different numbers of tokens.",
         "",
         "Command: `.venv/bin/python -m benchmarks.bench_answer_local --questions "
