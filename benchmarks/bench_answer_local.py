@@ -83,8 +83,10 @@ def main() -> None:
     started = time.perf_counter()
     answerer.chat_model  # builds the backend, which starts the local server
     startup_s = time.perf_counter() - started
-    from hubchat.llama_server import get_server
-    from hubchat.backends import _local_model_path  # the same file the backend serves
+    from hubchat.generation.backends import (
+        _local_model_path,  # the same file the backend serves
+    )
+    from hubchat.generation.llama_server import get_server
 
     path = _local_model_path(settings.chat)
     server = get_server(path, settings.chat.n_ctx, settings.chat.threads, settings.chat.parallel)

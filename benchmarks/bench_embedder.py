@@ -14,7 +14,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hubchat.embeddings import LocalOnnxEmbeddings, count_tokens_batch, load_tokenizer
+from hubchat.index.embeddings import (
+    LocalOnnxEmbeddings,
+    count_tokens_batch,
+    load_tokenizer,
+)
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "corpus.jsonl"
 

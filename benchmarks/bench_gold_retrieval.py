@@ -31,13 +31,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.machine import machine_info  # noqa: E402  (run as a script from the repository root)
+from benchmarks.machine import (
+    machine_info,  # noqa: E402  (run as a script from the repository root)
+)
 from benchmarks.results import write_section  # noqa: E402
-
-from hubchat.retrieval import HybridRetriever, condense_heuristic
-from hubchat.schema import Turn
+from hubchat.retrieval.hybrid import HybridRetriever, condense_heuristic
+from hubchat.types import Turn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GOLD_FILE = REPO_ROOT / "tests" / "data" / "gold.jsonl"

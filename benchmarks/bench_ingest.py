@@ -28,12 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from hubchat.chunking import chunk_article, embedding_text
 from hubchat.config import Settings, load_settings
-from hubchat.corpus import read_corpus
-from hubchat.embeddings import LocalOnnxEmbeddings
-from hubchat.ingest import ingest, version_key
-from hubchat.store import ChunkStore
+from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.store import ChunkStore
+from hubchat.ingest.chunking import chunk_article, embedding_text
+from hubchat.ingest.corpus import read_corpus
+from hubchat.ingest.pipeline import ingest, version_key
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CORPUS = ROOT / "corpus" / "articles"

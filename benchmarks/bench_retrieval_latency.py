@@ -41,9 +41,9 @@ from machine import machine_info  # noqa: E402
 from results import write_section  # noqa: E402
 
 from hubchat.config import RetrievalSettings, load_settings  # noqa: E402
-from hubchat.embeddings import LocalOnnxEmbeddings  # noqa: E402
-from hubchat.retrieval import HybridRetriever  # noqa: E402
-from hubchat.schema import Chunk, Filters  # noqa: E402
+from hubchat.index.embeddings import LocalOnnxEmbeddings  # noqa: E402
+from hubchat.retrieval.hybrid import HybridRetriever  # noqa: E402
+from hubchat.types import Chunk, Filters  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHUNKS_PER_ARTICLE = 8

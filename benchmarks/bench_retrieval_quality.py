@@ -1,8 +1,8 @@
 """Retrieval quality on SciFact (BEIR test split): nDCG@10 and recall@100 for BM25, dense and hybrid.
 
-What is measured is the product's own code: documents become `hubchat.schema.Chunk`s (title + abstract, one
+What is measured is the product's own code: documents become `hubchat.types.Chunk`s (title + abstract, one
 passage per document, chunk id = document id), their vectors come from `LocalOnnxEmbeddings` over
-`hubchat.chunking.embedding_text`, they are written to a real Chroma collection with `hubchat.store`'s metadata,
+`hubchat.chunking.embedding_text`, they are written to a real Chroma collection with `hubchat.index.store`'s metadata,
 the BM25 index is `hubchat.lexical.LexicalIndex` over `lexical_text`, and the three rankings come from
 `hubchat.retrieval.HybridRetriever` (`lexical`, `dense`, `retrieve`) with the product's `RetrievalSettings`.
 
@@ -30,18 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.machine import machine_info  # noqa: E402  (run as a script from the repository root)
+from benchmarks.machine import (
+    machine_info,  # noqa: E402  (run as a script from the repository root)
+)
 from benchmarks.results import write_section  # noqa: E402
-
-from hubchat.chunking import embedding_text
 from hubchat.config import RetrievalSettings, Settings
-from hubchat.embeddings import LocalOnnxEmbeddings
-from hubchat.lexical import LexicalIndex
-from hubchat.retrieval import FUSIONS, HybridRetriever, ndcg_at_k, recall_at_k
-from hubchat.schema import Chunk
-from hubchat.store import ChunkStore, chunk_metadata
+from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.lexical import LexicalIndex
+from hubchat.index.store import ChunkStore, chunk_metadata
+from hubchat.ingest.chunking import embedding_text
+from hubchat.retrieval.hybrid import FUSIONS, HybridRetriever, ndcg_at_k, recall_at_k
+from hubchat.types import Chunk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "scifact"
@@ -189,7 +189,7 @@ def lexical_variant(chunks: Sequence[Chunk], k1: float, b: float, method: str) -
     """hubchat's LexicalIndex (same tokenizer and indexed text) with other BM25 parameters."""
     import bm25s
 
-    from hubchat.lexical import lexical_text, tokenize
+    from hubchat.index.lexical import lexical_text, tokenize
 
     retriever = bm25s.BM25(k1=k1, b=b, method=method)
     retriever.index(tokenize([lexical_text(c) for c in chunks]), show_progress=False)
@@ -217,7 +217,7 @@ def explore(store: ChunkStore, embedder, data: BeirSet, vectors: np.ndarray, bas
     lexical-only candidates from the document vectors, BM25 floor 0). With one passage per document the
     per-article cap never binds.
     """
-    from hubchat.retrieval import fuse, fuse_scores
+    from hubchat.retrieval.hybrid import fuse, fuse_scores
 
     qids = list(data.queries)
     half_a, half_b = two_fold(qids)
@@ -249,7 +249,7 @@ def explore(store: ChunkStore, embedder, data: BeirSet, vectors: np.ndarray, bas
     lexical_runs = {}
     variants = [("lucene", k1, b) for k1 in (0.9, 1.2, 1.5, 2.0) for b in (0.4, 0.75, 1.0)]
     variants += [(m, 1.2, 0.75) for m in ("robertson", "atire", "bm25l", "bm25+")]
-    lines += [f"BM25 parameters (hubchat's tokenizer and indexed text; hubchat.lexical uses lucene, k1 1.2, b 0.75), "
+    lines += [f"BM25 parameters (hubchat's tokenizer and indexed text; hubchat.index.lexical uses lucene, k1 1.2, b 0.75), "
               f"alone and in both hybrids at the configured depths ({base.dense_k}/{base.lexical_k}), weights and RRF k "
               f"({base.rrf_k}):", "",
               "| method, k1, b | BM25 alone | hybrid, score fusion | hybrid, RRF |", "|---|---|---|---|"]
@@ -311,9 +311,9 @@ def floor_cases(settings: Settings, gold_files: Sequence[Path], workdir: Path, e
 
     Follow-ups are condensed with `condense_heuristic` first, as the extractive backend does.
     """
-    from hubchat.ingest import ingest
-    from hubchat.retrieval import condense_heuristic
-    from hubchat.schema import Turn
+    from hubchat.ingest.pipeline import ingest
+    from hubchat.retrieval.hybrid import condense_heuristic
+    from hubchat.types import Turn
 
     embedder = LocalOnnxEmbeddings(threads=settings.embeddings.threads, max_tokens=settings.embeddings.max_tokens)
     local = settings.model_copy(update={"index": settings.index.model_copy(update={"dir": workdir, "collection": "floor-bench"})})

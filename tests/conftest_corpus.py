@@ -20,7 +20,7 @@ import pytest
 
 from hubchat.config import Settings, load_settings
 from hubchat.runtime import Runtime
-from hubchat.schema import IngestSummary
+from hubchat.types import IngestSummary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_ROOT / "corpus"

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from hubchat.config import ChatSettings
-from hubchat.llama_server import LlamaServer, get_server, stop_all
-from hubchat.modelfiles import test_chat_model_path
+from hubchat.generation.llama_server import LlamaServer, get_server, stop_all
+from hubchat.generation.model_files import test_chat_model_path
 
 # Two slots so a UI or concurrency test can have two answers in flight; SmolLM2's KV cache is tiny.
 TEST_N_CTX = 2048

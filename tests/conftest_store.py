@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hubchat.embeddings import LocalOnnxEmbeddings
+from hubchat.index.embeddings import LocalOnnxEmbeddings
 
 CHROMA_STARTUP_TIMEOUT_S = 60
 

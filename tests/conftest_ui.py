@@ -1,7 +1,7 @@
 """Fixtures for the web UI tests (pytest plugin; register with pytest_plugins).
 
-The app runs for real: `hubchat.ui.start` serves it with uvicorn on a free loopback port, over an index built
-with `hubchat.ingest` from the five small articles in tests/data/ui_corpus (one carries `<script>` and an
+The app runs for real: `hubchat.web.server.start` serves it with uvicorn on a free loopback port, over an index built
+with `hubchat.ingest.pipeline` from the five small articles in tests/data/ui_corpus (one carries `<script>` and an
 `onerror` image in its text), with the deterministic `extractive` chat backend. Browsers are Debian's Chromium
 driven by Playwright, with the launch flags that work on this machine.
 
@@ -93,7 +93,7 @@ def editor_login() -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def ui_server(ui_runtime, editor_login):
-    from hubchat.ui import start
+    from hubchat.web.server import start
 
     server = start(ui_runtime, host="127.0.0.1", port=0)
     yield server
@@ -104,7 +104,7 @@ def ui_server(ui_runtime, editor_login):
 def down_server(ui_runtime, tmp_path_factory: pytest.TempPathFactory):
     """The app whose chat backend is a loopback port with nothing listening (the index is the session's)."""
     from hubchat.runtime import Runtime
-    from hubchat.ui import start
+    from hubchat.web.server import start
 
     port = _free_port()  # closed again at once: connections are refused
     settings = ui_runtime.settings.model_copy(

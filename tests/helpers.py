@@ -8,12 +8,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from hubchat.chunking import chunk_article
 from hubchat.config import Settings, load_settings
-from hubchat.corpus import read_corpus
-from hubchat.ingest import version_key
-from hubchat.lexical import LexicalIndex
-from hubchat.store import ChunkStore
+from hubchat.index.lexical import LexicalIndex
+from hubchat.index.store import ChunkStore
+from hubchat.ingest.chunking import chunk_article
+from hubchat.ingest.corpus import read_corpus
+from hubchat.ingest.pipeline import version_key
 
 PROJECT = Path(__file__).resolve().parents[1]
 REAL_ARTICLES = PROJECT / "corpus" / "articles"

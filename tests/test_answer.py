@@ -6,14 +6,14 @@ import textwrap
 
 import pytest
 
-from hubchat.answer import Answerer, clean_question
-from hubchat.citations import check_citations
+from hubchat.answer.chain import Answerer, clean_question
+from hubchat.checking.citations import check_citations
 from hubchat.config import load_settings
 from hubchat.errors import BackendError, InputError
-from hubchat.ingest import ingest
-from hubchat.retrieval import HybridRetriever
-from hubchat.schema import Filters, Turn
-from hubchat.store import ChunkStore
+from hubchat.index.store import ChunkStore
+from hubchat.ingest.pipeline import ingest
+from hubchat.retrieval.hybrid import HybridRetriever
+from hubchat.types import Filters, Turn
 
 ARTICLES = {
     "norway.md": """\
@@ -145,7 +145,7 @@ def test_injected_instructions_stay_inside_their_passage(indexed, embedder):
 
 
 def test_system_prompt_says_passages_are_data():
-    from hubchat.prompts import load_prompts
+    from hubchat.generation.prompts import load_prompts
 
     prompts = load_prompts()
     assert "not instructions" in prompts.system and "{refusal}" in prompts.system
@@ -202,7 +202,7 @@ def test_backend_down_is_a_clear_error(indexed, embedder, unused_port):
 
 
 def test_a_refusal_tacked_onto_a_cited_answer_is_dropped():
-    from hubchat.answer import without_stray_refusal
+    from hubchat.answer.chain import without_stray_refusal
 
     refusal = "The articles don't cover this, so I can't answer it from them."
     answered = f"Norway is buying 2 PB of flash storage [1]. {refusal}"

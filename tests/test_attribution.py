@@ -1,8 +1,8 @@
 """Citations added by the checker: only where a shown passage really supports the sentence."""
 
-from hubchat.attribution import attribute_uncited
-from hubchat.citations import check_citations
-from hubchat.schema import Chunk, Passage
+from hubchat.checking.attribution import attribute_uncited
+from hubchat.checking.citations import check_citations
+from hubchat.types import Chunk, Passage
 
 ARTICLE = (
     "Cursor is a fork of VS Code. It imports VS Code extensions and settings. "

@@ -22,10 +22,16 @@ import openai
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from hubchat.backends import backend_errors, backend_label, build_chat_model, check_backend, describe_backend_failure
 from hubchat.config import ChatSettings
 from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
-from hubchat.llama_server import LlamaServer, get_server, running_server
+from hubchat.generation.backends import (
+    backend_errors,
+    backend_label,
+    build_chat_model,
+    check_backend,
+    describe_backend_failure,
+)
+from hubchat.generation.llama_server import LlamaServer, get_server, running_server
 from tests.conftest_llm import TEST_N_CTX, TEST_PARALLEL, TEST_THREADS, UNSET_KEY_ENV
 
 KEY_ENV = "HUBCHAT_TEST_API_KEY"
@@ -160,7 +166,7 @@ def test_registry_keeps_one_server_per_model_file(
 ) -> None:
     assert get_server(smollm2_path, TEST_N_CTX, TEST_THREADS, TEST_PARALLEL) is llama_server
     # Other settings do not restart it (that would break requests in flight); they are reported instead.
-    with caplog.at_level(logging.WARNING, logger="hubchat.llama_server"):
+    with caplog.at_level(logging.WARNING, logger="hubchat.generation.llama_server"):
         assert get_server(smollm2_path, 512, 1, 1) is llama_server
     assert "reusing the running server" in caplog.text
 

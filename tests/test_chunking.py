@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hubchat.chunking import chunk_article, embedding_text
 from hubchat.config import ChunkingSettings
-from hubchat.corpus import read_corpus
-from hubchat.embeddings import count_tokens
-from hubchat.schema import Article
+from hubchat.index.embeddings import count_tokens
+from hubchat.ingest.chunking import chunk_article, embedding_text
+from hubchat.ingest.corpus import read_corpus
+from hubchat.types import Article
 from tests.helpers import REAL_ARTICLES
 
 DEFAULT = ChunkingSettings()

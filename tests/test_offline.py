@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROJECT, SAMPLES, SMALL_CHUNKS_TOML, settings_for, write_config, write_samples
+from tests.helpers import (
+    PROJECT,
+    SAMPLES,
+    SMALL_CHUNKS_TOML,
+    settings_for,
+    write_config,
+    write_samples,
+)
 
 # Installs the block; `ATTEMPTS` records (kind, address, blocked). Plain source, so a fresh interpreter can run it
 # before its first import.
@@ -91,9 +98,9 @@ def install(setattr_=setattr):
 WORK = r'''
 import json, sys
 from hubchat.config import load_settings
-from hubchat.embeddings import LocalOnnxEmbeddings
-from hubchat.ingest import ingest
-from hubchat.store import ChunkStore
+from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.ingest.pipeline import ingest
+from hubchat.index.store import ChunkStore
 
 
 def work(config):

@@ -1,4 +1,4 @@
-"""hubchat.records: the SQLite store of answers, reader feedback and editor verdicts (real SQLite files)."""
+"""hubchat.web.records: the SQLite store of answers, reader feedback and editor verdicts (real SQLite files)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ import threading
 
 import pytest
 
-from hubchat.answer import AnswerResult, Source
-from hubchat.citations import CitationReport, SentenceCheck, SpanSupport
-from hubchat.records import CSV_COLUMNS, Records
-from hubchat.schema import Filters
+from hubchat.types import (
+    AnswerResult,
+    CitationReport,
+    Filters,
+    SentenceCheck,
+    Source,
+    SpanSupport,
+)
+from hubchat.web.records import CSV_COLUMNS, Records
 
 ARTICLE = "Intro line.\nFeed the starter once every 24 hours. Use rye flour for a lively culture."
 CHUNK_START = 12  # the passage is ARTICLE[12:]

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from hubchat.config import RetrievalSettings, Settings
-from hubchat.embeddings import LocalOnnxEmbeddings
 from hubchat.errors import InputError
-from hubchat.ingest import ingest
-from hubchat.retrieval import (
+from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.store import ChunkStore
+from hubchat.ingest.pipeline import ingest
+from hubchat.retrieval.hybrid import (
     HybridRetriever,
     RetrievalResult,
     cap_per_article,
@@ -24,8 +25,7 @@ from hubchat.retrieval import (
     ndcg_at_k,
     recall_at_k,
 )
-from hubchat.schema import Chunk, Filters, Passage, Turn
-from hubchat.store import ChunkStore
+from hubchat.types import Chunk, Filters, Passage, Turn
 
 # ---- fusion (pure) -----------------------------------------------------------------------------------------
 
@@ -442,7 +442,7 @@ def test_an_empty_question_is_an_input_error_and_an_overlong_one_is_cut_at_a_wor
 
 
 def test_lexical_coverage_is_the_idf_share_of_query_terms_in_the_best_chunk(store, embedder):
-    from hubchat.lexical import lexical_text, tokenize
+    from hubchat.index.lexical import lexical_text, tokenize
 
     retriever = _retriever(store, embedder)
     query = "Which port does the Ollama API listen on in Peru?"
@@ -462,9 +462,9 @@ def test_lexical_coverage_is_the_idf_share_of_query_terms_in_the_best_chunk(stor
 
 
 def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
-    from hubchat.lexical import LexicalIndex
-    from hubchat.schema import Chunk, Filters
-    from hubchat.store import filter_mask, matches
+    from hubchat.index.lexical import LexicalIndex
+    from hubchat.index.store import filter_mask, matches
+    from hubchat.types import Chunk, Filters
 
     chunks = [
         Chunk(id=f"c{i}", article_id=f"/a/{i % 3}", ordinal=i, text=f"text {i}", start=0, end=6, title="t",

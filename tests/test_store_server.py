@@ -7,10 +7,17 @@ from pathlib import Path
 import pytest
 
 from hubchat.errors import BackendError
-from hubchat.ingest import ingest
-from hubchat.store import ChunkStore, make_chroma_client
+from hubchat.index.store import ChunkStore, make_chroma_client
+from hubchat.ingest.pipeline import ingest
 from tests.conftest_store import ChromaServer, free_port
-from tests.helpers import SAMPLES, SMALL_CHUNKS_TOML, assert_index_matches_corpus, open_store, settings_for, write_samples
+from tests.helpers import (
+    SAMPLES,
+    SMALL_CHUNKS_TOML,
+    assert_index_matches_corpus,
+    open_store,
+    settings_for,
+    write_samples,
+)
 
 SMALL = SMALL_CHUNKS_TOML
 

@@ -11,7 +11,7 @@ import io
 import pytest
 from playwright.sync_api import Page, expect
 
-from hubchat.records import Records
+from hubchat.web.records import Records
 
 pytestmark = pytest.mark.browser
 
@@ -253,7 +253,7 @@ def test_backend_down_shows_what_to_do_and_the_chat_stays_usable(page: Page, dow
 
 
 def test_review_page_without_login_configured_says_how_to_enable_it(page: Page, ui_runtime, monkeypatch):
-    from hubchat.ui import start
+    from hubchat.web.server import start
 
     settings = ui_runtime.settings
     monkeypatch.delenv(settings.ui.editor_user_env, raising=False)

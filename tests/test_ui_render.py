@@ -1,4 +1,4 @@
-"""hubchat.ui_render and the pure parts of hubchat.ui: escaping, citation links, highlights, export, examples."""
+"""hubchat.web.render and the pure parts of hubchat.web.server: escaping, citation links, highlights, export, examples."""
 
 from __future__ import annotations
 
@@ -7,12 +7,19 @@ import re
 
 import pytest
 
-from hubchat.answer import AnswerResult, Source
-from hubchat.citations import CitationReport, SentenceCheck, SpanSupport
 from hubchat.errors import InputError
-from hubchat.schema import Chunk, Filters
-from hubchat.ui_chat import example_questions, parse_filters
-from hubchat.ui_render import (
+from hubchat.types import (
+    AnswerResult,
+    Chunk,
+    CitationReport,
+    Filters,
+    SentenceCheck,
+    Source,
+    SpanSupport,
+)
+from hubchat.web.chat import example_questions, parse_filters
+from hubchat.web.render import (
+    TurnView,
     answer_markdown,
     conversation_markdown,
     highlighted_html,
@@ -20,7 +27,6 @@ from hubchat.ui_render import (
     safe_link,
     source_card_html,
     sources_html,
-    TurnView,
 )
 
 ARTICLE = "Title line.\nFeed the starter <b>daily</b>. Rye flour helps."

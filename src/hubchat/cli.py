@@ -10,7 +10,14 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from hubchat.config import Settings, load_settings
@@ -125,7 +132,7 @@ def status(config: ConfigOpt = None, profile: ProfileOpt = None, verbose: Verbos
         table.add_row("incomplete articles", str(sum(not s.complete for s in states.values())))
         table.add_row("chunks", str(store.count()))
         table.add_row("lexical index", f"{len(store.lexical)} chunks, in sync" if store.lexical.fingerprint else "empty")
-        from hubchat.backends import backend_label
+        from hubchat.generation.backends import backend_label
 
         table.add_row("chat backend", backend_label(settings.chat))
         out.print(table)
@@ -161,7 +168,7 @@ def ask(
 ) -> None:
     """Answer a question from the indexed articles, with checked citations."""
     from hubchat.runtime import Runtime
-    from hubchat.schema import Filters
+    from hubchat.types import Filters
 
     try:
         settings = _settings(config, profile, verbose)
@@ -206,7 +213,7 @@ def serve(
             summary = run_ingest_with_progress(runtime)
             print_ingest_summary(summary, console)
         _prepare_chat_backend(settings)
-        from hubchat.ui import launch
+        from hubchat.web.server import launch
 
         launch(runtime, host=host, port=port)
     except HubchatError as exc:
@@ -219,8 +226,8 @@ def _prepare_chat_backend(settings: Settings) -> None:
     A missing local model stops start-up with the install command. A remote server that is down only warns:
     the chat keeps serving and tells the reader what happened when a question needs it.
     """
-    from hubchat.backends import backend_label, check_backend
     from hubchat.errors import BackendError
+    from hubchat.generation.backends import backend_label, check_backend
 
     if settings.chat.backend == "extractive":
         return

@@ -21,30 +21,30 @@ class Runtime:
 
     @cached_property
     def embeddings(self):
-        from hubchat.embeddings import build_embeddings
+        from hubchat.index.embeddings import build_embeddings
 
         return build_embeddings(self.settings.embeddings)
 
     @cached_property
     def store(self):
-        from hubchat.store import ChunkStore
+        from hubchat.index.store import ChunkStore
 
         emb = self.embeddings
         return ChunkStore(self.settings, emb.name, emb, getattr(emb, "dimension", None))
 
     @cached_property
     def retriever(self):
-        from hubchat.retrieval import HybridRetriever
+        from hubchat.retrieval.hybrid import HybridRetriever
 
         return HybridRetriever(self.store, self.embeddings, self.settings.retrieval)
 
     @cached_property
     def answerer(self):
-        from hubchat.answer import Answerer
+        from hubchat.answer.chain import Answerer
 
         return Answerer(self.settings, self.retriever, self.embeddings)
 
     def ingest(self, corpus_dir=None, rebuild: bool = False, progress=None):
-        from hubchat.ingest import ingest
+        from hubchat.ingest.pipeline import ingest
 
         return ingest(self.settings, self.store, self.embeddings, corpus_dir=corpus_dir, rebuild=rebuild, progress=progress)

@@ -14,8 +14,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hubchat.citations import SUPPORTED_THRESHOLD, CitationReport, best_supporting_span, check_citations
-from hubchat.schema import Passage
+from hubchat.checking.citations import (
+    SUPPORTED_THRESHOLD,
+    best_supporting_span,
+    check_citations,
+)
+from hubchat.types import CitationReport, Passage
 
 # Passages scored with the embedder per uncited sentence, after a cheap lexical pre-selection.
 CANDIDATES = 2

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from hubchat.urls import is_loopback
 from hubchat.config import ChatSettings
+from hubchat.endpoints import is_loopback
 from hubchat.errors import BackendError, ConfigError, HubchatError
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def check_backend(settings: ChatSettings, *, start_local: bool = False) -> None:
     if settings.backend == "extractive":
         return
     if settings.backend == "local" and not start_local:
-        from hubchat.llama_server import require_model_file, running_server
+        from hubchat.generation.llama_server import require_model_file, running_server
 
         path = _local_model_path(settings)
         if running_server(path) is None:
@@ -219,7 +219,7 @@ def backend_errors(settings: ChatSettings) -> Iterator[None]:
 def _resolve_endpoint(settings: ChatSettings) -> _Endpoint:
     match settings.backend:
         case "local":
-            from hubchat.llama_server import get_server
+            from hubchat.generation.llama_server import get_server
 
             server = get_server(
                 _local_model_path(settings),
@@ -261,7 +261,7 @@ def _resolve_endpoint(settings: ChatSettings) -> _Endpoint:
 def _local_model_path(settings: ChatSettings) -> Path:
     if settings.model_path is not None:
         return Path(settings.model_path)
-    from hubchat.modelfiles import default_chat_model_path
+    from hubchat.generation.model_files import default_chat_model_path
 
     return default_chat_model_path(settings.model_cache_dir)
 
@@ -289,13 +289,13 @@ def _display_url(url: str) -> str:
 def _url_for_messages(settings: ChatSettings) -> str:
     match settings.backend:
         case "local":
-            from hubchat.llama_server import running_server
+            from hubchat.generation.llama_server import running_server
 
             # Not _local_model_path(): on an error path, never assemble the 1.1 GB default model.
             if settings.model_path is not None:
                 path = Path(settings.model_path)
             else:
-                from hubchat.modelfiles import CHAT_MODEL_FILE
+                from hubchat.generation.model_files import CHAT_MODEL_FILE
 
                 path = Path(settings.model_cache_dir) / CHAT_MODEL_FILE
             server = running_server(path)

@@ -21,8 +21,8 @@ import numpy as np
 
 from hubchat.config import Settings
 from hubchat.errors import BackendError, IndexError_
-from hubchat.lexical import LexicalIndex, fingerprint
-from hubchat.schema import Chunk, Filters
+from hubchat.index.lexical import LexicalIndex, fingerprint
+from hubchat.types import Chunk, Filters
 
 log = logging.getLogger(__name__)
 

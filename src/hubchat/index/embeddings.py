@@ -25,7 +25,7 @@ from langchain_core.embeddings import Embeddings
 from pydantic import SecretStr
 from tokenizers import Tokenizer
 
-from hubchat.urls import is_loopback
+from hubchat.endpoints import is_loopback
 from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Check an answer's [n] citations against the passages shown to the model, deterministically (no LLM).
 
 `check_citations` parses the markers, drops the ones that name no passage, splits the answer into sentences, and
-scores every cited sentence against the passages it cites (the score itself is defined in `hubchat.support`).
+scores every cited sentence against the passages it cites (the score itself is defined in `hubchat.checking.support`).
 
 Markers. A bracket group counts as a citation attempt when it holds a digit, is empty, or is a lone letter
 ("[a]"), and is not inside code or a Markdown link. Accepted and normalised to "[1][3]": "[1]", "[1, 3]", "[1;3]",
@@ -28,12 +28,10 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
-from hubchat.schema import Passage
-from hubchat.support import (
+from hubchat.checking.support import (
     Span,
     Terms,
     best_span,
@@ -44,68 +42,17 @@ from hubchat.support import (
     split_sentences,
     tokens,
 )
+from hubchat.types import (
+    CitationMarkerIssue,
+    CitationReport,
+    Passage,
+    SentenceCheck,
+    SpanSupport,
+    Verdict,
+)
 
 SUPPORTED_THRESHOLD = 0.5
 WEAK_THRESHOLD = 0.3
-
-IssueKind = Literal["out_of_range", "malformed", "duplicate"]
-Verdict = Literal["supported", "weak", "unsupported", "uncited", "not_a_claim"]
-
-
-@dataclass(frozen=True)
-class CitationMarkerIssue:
-    """A marker removed from the answer. `raw` is the whole bracket group, at `position` in the original answer."""
-
-    kind: IssueKind
-    raw: str
-    position: int
-
-
-@dataclass(frozen=True)
-class SpanSupport:
-    """How well passage `number` supports a sentence; span offsets index the article text."""
-
-    number: int
-    chunk_id: str
-    article_id: str
-    score: float
-    span_start: int
-    span_end: int
-    span_text: str
-
-
-@dataclass(frozen=True)
-class SentenceCheck:
-    """One sentence of the cleaned answer: `text == report.text[start:end]`, markers included."""
-
-    index: int
-    text: str
-    start: int
-    end: int
-    citations: tuple[int, ...]
-    supports: tuple[SpanSupport, ...]
-    verdict: Verdict
-    score: float
-    # True when the model wrote no marker here and the checker added the citation (see attribution.py).
-    attributed: bool = False
-
-
-@dataclass(frozen=True)
-class CitationReport:
-    """The checked answer.
-
-    Attributes:
-        text: the cleaned answer (bad markers removed, duplicates collapsed, markers normalised to "[1][3]").
-        cited_numbers: passages cited by a valid marker, in order of first use.
-        verdict: "supported", "partially_supported", "unsupported", "refusal" or "no_citations".
-    """
-
-    text: str
-    sentences: tuple[SentenceCheck, ...]
-    issues: tuple[CitationMarkerIssue, ...]
-    cited_numbers: tuple[int, ...]
-    verdict: str
-
 
 # ---- markers -------------------------------------------------------------------------------------------------
 

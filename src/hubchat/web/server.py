@@ -38,11 +38,17 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from hubchat import ui_assets as A
-from hubchat import ui_render as R
 from hubchat.errors import HubchatError
-from hubchat.records import Records
-from hubchat.ui_chat import ANSWER_CONCURRENCY_ID, ChatApp, Conversation, example_questions, new_conversation
+from hubchat.web import assets as A
+from hubchat.web import render as R
+from hubchat.web.chat import (
+    ANSWER_CONCURRENCY_ID,
+    ChatApp,
+    Conversation,
+    example_questions,
+    new_conversation,
+)
+from hubchat.web.records import Records
 
 # ---- the chat page -------------------------------------------------------------------------------------------
 
@@ -171,7 +177,7 @@ def build_app(runtime, records: Records | None = None):
     """The FastAPI app: the chat at /, the review at /review/. Builds (and warms) the runtime's components."""
     import fastapi
 
-    from hubchat.ui_review import build_review
+    from hubchat.web.review import build_review
 
     settings = runtime.settings.ui
     records = records or Records(settings.db_path)

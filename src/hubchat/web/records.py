@@ -22,14 +22,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from hubchat.answer import AnswerResult, Source
-from hubchat.citations import SentenceCheck, SpanSupport
+from hubchat.types import (
+    FLAGGED_VERDICTS,
+    AnswerResult,
+    SentenceCheck,
+    Source,
+    SpanSupport,
+)
 
 ReviewLabel = Literal["supported", "wrong_citation", "unsupported"]
 REVIEW_LABELS: tuple[str, ...] = ("supported", "wrong_citation", "unsupported")
 ListFilter = Literal["all", "flagged", "unreviewed"]
-# Sentence verdicts of the citation checker that put an answer on the editors' "flagged" list.
-FLAGGED_SENTENCE_VERDICTS = frozenset({"unsupported", "weak", "uncited"})
 _NEGATIVE_LABELS = ("wrong_citation", "unsupported")
 
 _SCHEMA = """
@@ -166,7 +169,7 @@ def is_flagged(result: AnswerResult) -> bool:
     report = result.report
     if report is None or result.refused:
         return False
-    return bool(report.issues) or any(s.verdict in FLAGGED_SENTENCE_VERDICTS for s in report.sentences)
+    return bool(report.issues) or any(s.verdict in FLAGGED_VERDICTS for s in report.sentences)
 
 
 class Records:

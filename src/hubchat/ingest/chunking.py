@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hubchat.config import ChunkingSettings
-from hubchat.schema import Article, Chunk
+from hubchat.types import Article, Chunk
 
 TokenCounter = Callable[[list[str]], list[int]]
 
@@ -127,7 +127,7 @@ def chunk_id(article_id: str, content_hash: str, ordinal: int) -> str:
 
 
 def _default_counter(texts: list[str]) -> list[int]:
-    from hubchat.embeddings import count_tokens_batch
+    from hubchat.index.embeddings import count_tokens_batch
 
     return count_tokens_batch(texts)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from hubchat.errors import ConfigError
 
 # The repository's prompts/ folder (src/hubchat/prompts.py -> ../../prompts).
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[3] / "prompts"
 
 
 @dataclass(frozen=True)

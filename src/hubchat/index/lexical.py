@@ -20,7 +20,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from hubchat.schema import Chunk
+from hubchat.types import Chunk
 
 log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG when imported, which would print every index build.

@@ -1,5 +1,5 @@
 """The reader chat's behaviour, apart from its layout: conversation state, answering into the page, the API
-functions, filters from the form and example questions from the corpus. `hubchat.ui` lays the page out.
+functions, filters from the form and example questions from the corpus. `hubchat.web.server` lays the page out.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from hubchat import ui_render as R
-from hubchat.citations import strip_markers
+from hubchat.checking.citations import strip_markers
 from hubchat.errors import HubchatError, InputError
-from hubchat.records import Records
-from hubchat.schema import Chunk, Filters, Turn
+from hubchat.types import Chunk, Filters, Turn
+from hubchat.web import render as R
+from hubchat.web.records import Records
 
 log = logging.getLogger(__name__)
 

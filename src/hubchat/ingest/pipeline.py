@@ -20,11 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hubchat.chunking import chunk_article, embedding_text
 from hubchat.config import Settings
-from hubchat.corpus import FORMAT_PREFERENCE, Skipped, UnreadableFile, iter_sources, parse_source
-from hubchat.schema import Article, Chunk, IngestSummary
-from hubchat.store import ArticleState, ArticleVersion, ChunkStore
+from hubchat.index.store import ArticleState, ArticleVersion, ChunkStore
+from hubchat.ingest.chunking import chunk_article, embedding_text
+from hubchat.ingest.corpus import (
+    FORMAT_PREFERENCE,
+    Skipped,
+    UnreadableFile,
+    iter_sources,
+    parse_source,
+)
+from hubchat.types import Article, Chunk, IngestSummary
 
 log = logging.getLogger(__name__)
 

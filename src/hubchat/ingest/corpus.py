@@ -17,7 +17,7 @@ from pathlib import Path
 import frontmatter
 import yaml
 
-from hubchat.schema import Article
+from hubchat.types import Article
 
 log = logging.getLogger(__name__)
 

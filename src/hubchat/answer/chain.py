@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import logging
 import re
-
-import numpy as np
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
 
-from hubchat.attribution import attribute_uncited
-from hubchat.backends import backend_errors, backend_label, build_chat_model
-from hubchat.citations import CitationReport, best_supporting_span, check_citations
+import numpy as np
+
+from hubchat.checking.attribution import attribute_uncited
+from hubchat.checking.citations import best_supporting_span, check_citations
 from hubchat.config import Settings
 from hubchat.errors import InputError
-from hubchat.prompts import Prompts, load_prompts
-from hubchat.retrieval import HybridRetriever, RetrievalResult, condense_heuristic
-from hubchat.schema import Filters, Passage, Turn
+from hubchat.generation.backends import backend_errors, backend_label, build_chat_model
+from hubchat.generation.prompts import Prompts, load_prompts
+from hubchat.retrieval.hybrid import HybridRetriever, condense_heuristic
+from hubchat.types import (
+    FLAGGED_VERDICTS,
+    AnswerEvent,
+    AnswerResult,
+    Filters,
+    Passage,
+    RetrievalResult,
+    Source,
+    Turn,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,55 +44,6 @@ EXTRACTIVE_SENTENCES = 3
 # so a weakly related article does not contribute a sentence just for being in the top passages.
 EXTRACTIVE_RELATIVE_FLOOR = 0.6
 EMBED_CACHE_SIZE = 20_000
-
-
-@dataclass(frozen=True)
-class Source:
-    """A passage as shown to the reader: what [number] points to."""
-
-    number: int
-    chunk_id: str
-    article_id: str
-    title: str
-    date: str
-    url: str
-    link: str
-    tags: tuple[str, ...]
-    section: str
-    text: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class AnswerResult:
-    """Everything about one answer: the text, its checked citations, what was shown and what it cost."""
-
-    question: str
-    standalone_question: str
-    text: str
-    raw_text: str
-    refused: bool
-    verdict: str
-    report: CitationReport | None
-    passages: tuple[Source, ...]
-    sources: tuple[Source, ...]
-    notes: tuple[str, ...]
-    timings: dict[str, float]
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    backend: str
-    filters: Filters = field(default_factory=Filters)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class AnswerEvent:
-    kind: Literal["status", "token", "final"]
-    text: str = ""
-    result: AnswerResult | None = None
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -315,7 +273,7 @@ class Answerer:
         if refused:
             notes.append("The articles do not cover this question, so no answer was made up.")
         elif report is not None:
-            flagged = [s for s in report.sentences if s.verdict in ("unsupported", "uncited", "weak")]
+            flagged = [s for s in report.sentences if s.verdict in FLAGGED_VERDICTS]
             if flagged:
                 notes.append(f"The citation check flagged {len(flagged)} of {len(report.sentences)} sentences; treat them with care.")
             added = sum(s.attributed for s in report.sentences)

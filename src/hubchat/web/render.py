@@ -17,8 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from hubchat.answer import AnswerResult, Source
-from hubchat.citations import SentenceCheck
+from hubchat.types import FLAGGED_VERDICTS, AnswerResult, SentenceCheck, Source
 
 # Characters that Markdown (GFM, as Gradio's Chatbot renders it) gives a meaning anywhere in a line.
 _MD_INLINE = {c: f"&#{ord(c)};" for c in "\\`*_[]|~$!{}"}
@@ -27,7 +26,6 @@ _MD_LINE_START = re.compile(r"^([ \t]*)([-+=#>]|\d+(?=[.)]))", re.MULTILINE)
 _MARKER = re.compile(r"\[(\d+)\]")
 _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 
-FLAGGED_VERDICTS = ("unsupported", "weak", "uncited")
 VERDICT_LABELS = {
     "supported": "supported",
     "weak": "weakly supported",

@@ -16,7 +16,7 @@ that lexical recall leaves, scaled by how similar MiniLM finds the two texts. On
 (tests/data/citation_claims.json) MiniLM put paraphrases at cosine 0.4 to 0.9 and same-topic non-paraphrases at
 0.45 to 0.7, so cosine alone separates poorly: it lifts loose paraphrases, it never outvotes words and numbers.
 Neither signal sees negation ("cannot" vs "can") or which entity a number belongs to in a span that names two.
-Thresholds (in hubchat.citations): supported >= 0.5, weak >= 0.3.
+Thresholds (in hubchat.checking.citations): supported >= 0.5, weak >= 0.3.
 
 Spans are one sentence of the passage, or two consecutive sentences when the second one adds at least
 `PAIR_MARGIN` to the better of the two alone. A pair's embedding is the normalised sum of its sentences'
@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hubchat.schema import Passage
+from hubchat.types import Passage
 
 Embed = Callable[[list[str]], np.ndarray]
 

@@ -1,6 +1,6 @@
 """The page furniture of the web UI: theme, style sheet, the citation script, headers and fixed texts.
 
-Only static markup lives here; everything built from articles, questions or answers is in `hubchat.ui_render`.
+Only static markup lives here; everything built from articles, questions or answers is in `hubchat.web.render`.
 """
 
 from __future__ import annotations

@@ -12,15 +12,14 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from hubchat.config import RetrievalSettings
 from hubchat.errors import InputError
-from hubchat.lexical import tokenize
-from hubchat.schema import Chunk, Filters, Passage, Turn
-from hubchat.store import ChunkStore
+from hubchat.index.lexical import tokenize
+from hubchat.index.store import ChunkStore
+from hubchat.types import Chunk, Filters, Passage, RetrievalResult, Turn
 
 # Fusion methods (RetrievalSettings.fusion): "scores" (weighted mean of min-max normalised cosine and BM25
 # scores, `fuse_scores`; 0.733 nDCG@10 on SciFact) or "rrf" (weighted reciprocal-rank fusion, `fuse`; 0.714).
@@ -28,28 +27,6 @@ from hubchat.store import ChunkStore
 # mass one passage must contain; query terms the corpus never uses count in the total, so a question about
 # something absent stays weak. Both are calibrated in benchmarks/RESULTS.md.
 FUSIONS = ("rrf", "scores")
-
-
-@dataclass(frozen=True)
-class RetrievalResult:
-    """What one retrieval returns.
-
-    Attributes:
-        query: what was searched (the standalone question).
-        passages: fused, per-article-capped, best first, at most top_k.
-        relevant: False when nothing clears the relevance floor: the answer is a refusal without calling a model.
-        timings: seconds spent in each stage: embed, dense, lexical, fuse (including reading the cosines of
-            lexical-only candidates for score fusion), floor (the relevance check).
-        best_dense_score: the highest cosine similarity among the dense candidates (None if there were none).
-        lexical_coverage: the best share of the question's IDF mass found in one lexical candidate (0..1).
-    """
-
-    query: str
-    passages: tuple[Passage, ...]
-    relevant: bool
-    timings: dict[str, float] = field(default_factory=dict)
-    best_dense_score: float | None = None
-    lexical_coverage: float = 0.0
 
 
 def fuse(rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[tuple[str, float]]:
