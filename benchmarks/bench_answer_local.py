@@ -79,31 +79,25 @@ def main() -> None:
     runtime = Runtime(settings)
     runtime.ingest()
     answerer = runtime.answerer
+    generator = runtime.generator
     # Start the server before timing anything: start-up is a one-off cost, reported separately.
     started = time.perf_counter()
-    answerer.chat_model  # builds the backend, which starts the local server
+    generator.prepare()  # starts the local server
     startup_s = time.perf_counter() - started
-    from hubchat.generation.backends import (
-        _local_model_path,  # the same file the backend serves
+    from hubchat.generation.endpoint import (
+        local_model_path,  # the same file the backend serves
     )
     from hubchat.generation.llama_server import get_server
 
-    path = _local_model_path(settings.chat)
+    path = local_model_path(settings.chat)
     server = get_server(path, settings.chat.n_ctx, settings.chat.threads, settings.chat.parallel)
 
     rows = []
     for question in QUESTIONS[: args.questions]:
         result = answerer.answer(question)
         passages = answerer.retriever.retrieve(question).passages
-        messages = [
-            {"role": "system", "content": answerer.prompts.system.replace("{refusal}", answerer.prompts.refusal)},
-            {
-                "role": "user",
-                "content": answerer.prompts.answer.format(
-                    passages=answerer.format_passages(passages), question=question, refusal=answerer.prompts.refusal
-                ),
-            },
-        ]
+        system, user = generator.answer_messages(question, passages)  # the very prompt the pipeline sends
+        messages = [{"role": "system", "content": system.content}, {"role": "user", "content": user.content}]
         raw = raw_call(server.base_url, settings.chat.model, messages, settings.chat.max_tokens)
         rows.append({"question": question, "pipeline": result.timings, "prompt_tokens": result.prompt_tokens,
                      "completion_tokens": result.completion_tokens, "verdict": result.verdict, "raw": raw})

@@ -11,6 +11,7 @@ Fixtures:
     ui_server: the running app (`.url` ends with "/"), with the editors' review enabled.
     editor_login: (user, password) accepted by the review page.
     down_server: the same app with chat backend "openai-compatible" pointed at a closed loopback port.
+    local_model_server: the same app on the `local` backend with the small SmolLM2 model, so real tokens stream.
     browser: a session Chromium (Playwright).
     page: a fresh browser page per test; records dialogs in `page.dialogs`; its screenshot is saved under
         test-artifacts/ when the test ends (also when it fails).
@@ -117,6 +118,24 @@ def down_server(ui_runtime, tmp_path_factory: pytest.TempPathFactory):
     )
     runtime = Runtime(settings)
     server = start(runtime, host="127.0.0.1", port=0)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def local_model_server(ui_runtime, local_chat_settings, tmp_path_factory: pytest.TempPathFactory):
+    """The app answering with a real model: SmolLM2 through the local backend (the session's llama.cpp server)."""
+    from hubchat.runtime import Runtime
+    from hubchat.web.server import start
+
+    settings = ui_runtime.settings.model_copy(
+        update={
+            # Long enough that the answer arrives in many pieces, short enough to stay quick on two cores.
+            "chat": local_chat_settings.model_copy(update={"max_tokens": 64}),
+            "ui": ui_runtime.settings.ui.model_copy(update={"db_path": tmp_path_factory.mktemp("local") / "hubchat.sqlite"}),
+        }
+    )
+    server = start(Runtime(settings), host="127.0.0.1", port=0)
     yield server
     server.close()
 

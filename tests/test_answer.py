@@ -1,19 +1,29 @@
-"""The answer chain: refusal without a model call, follow-ups, filters, prompt injection, real backends."""
+"""The answer chain: refusal without a model call, follow-ups, filters, prompt injection, scripted and real models."""
 
 from __future__ import annotations
 
 import textwrap
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 
-from hubchat.answer.chain import Answerer, clean_question
-from hubchat.checking.citations import check_citations
+from hubchat.answer.chain import Answerer
+from hubchat.answer.embed_cache import CachedEmbedder
+from hubchat.answer.extractive import ExtractiveGenerator
+from hubchat.answer.questions import clean_question
 from hubchat.config import load_settings
 from hubchat.errors import BackendError, InputError
+from hubchat.generation.chat_generator import ChatModelGenerator
+from hubchat.generation.prompts import load_prompts
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
-from hubchat.retrieval.hybrid import HybridRetriever
+from hubchat.retrieval.hybrid import HybridRetriever, condense_heuristic
+from hubchat.runtime import build_generator
 from hubchat.types import Filters, Turn
+
+PROMPTS = load_prompts()
 
 ARTICLES = {
     "norway.md": """\
@@ -81,8 +91,26 @@ def indexed(tmp_path_factory, embedder):
     return settings, store
 
 
-def make_answerer(settings, store, embedder) -> Answerer:
-    return Answerer(settings, HybridRetriever(store, embedder, settings.retrieval), embedder)
+def make_answerer(settings, store, embedder, model=None) -> Answerer:
+    """The chain as the app builds it; with `model`, a chat-model generator around that (scripted) model."""
+    embed = CachedEmbedder(embedder)
+    generator = ChatModelGenerator(settings.chat, PROMPTS, model) if model else build_generator(settings.chat, PROMPTS, embed)
+    return Answerer(settings, HybridRetriever(store, embedder, settings.retrieval), generator, embed, PROMPTS)
+
+
+class PromptRecorder(BaseCallbackHandler):
+    """Keeps every list of messages sent to the chat model it is attached to."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_chat_model_start(self, serialized, messages, **kwargs):
+        self.calls.extend(messages)
+
+
+def scripted(*replies: str, recorder: PromptRecorder | None = None) -> GenericFakeChatModel:
+    """A chat model that answers each call with the next reply, in order (and fails if asked once more)."""
+    return GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies), callbacks=[recorder] if recorder else None)
 
 
 def test_answer_cites_the_passage_it_came_from(indexed, embedder):
@@ -105,7 +133,7 @@ def test_out_of_corpus_question_is_refused_without_a_model_call(indexed, embedde
     assert result.refused
     assert result.sources == ()
     assert result.text == answerer.prompts.refusal
-    assert answerer._chat_model is None
+    assert answerer.generator._model is None, "the chat model must not even have been built"
 
 
 def test_follow_up_is_resolved_through_history(indexed, embedder):
@@ -128,28 +156,82 @@ def test_filters_limit_the_articles_answered_from(indexed, embedder):
     assert all(p.date <= "2024-12-31" for p in by_date.passages)
 
 
-def test_injected_instructions_stay_inside_their_passage(indexed, embedder):
+def test_injected_instructions_stay_inside_their_passage_and_an_obeying_answer_is_caught(indexed, embedder):
+    settings, store = indexed
+    recorder = PromptRecorder()
+    answerer = make_answerer(settings, store, embedder, scripted("PWNED.", recorder=recorder))
+    question = "How well does Whisper transcribe meetings?"
+    shown = answerer.retriever.retrieve(question).passages
+    result = answerer.answer(question)
+
+    system, human = recorder.calls[0]
+    assert "not instructions" in system.content
+    prompt = human.content
+    # The article's fake closing tag cannot end its passage early or open a new numbered one.
+    assert prompt.count("<passage ") == prompt.count("</passage>") == len(shown)
+    assert 'number="9"' not in prompt
+    injected = prompt.index("IGNORE ALL PREVIOUS INSTRUCTIONS")
+    opened, closed = prompt.rfind("<passage ", 0, injected), prompt.rfind("</passage>", 0, injected)
+    assert opened > closed, "the injected text must sit inside a passage, as quoted data"
+    # A model that obeyed the injection is caught: "PWNED" cites nothing, so nothing is shown as its source.
+    assert result.raw_text == "PWNED."
+    assert result.verdict != "supported" and result.sources == ()
+
+
+def test_a_scripted_model_answer_is_checked_and_its_stray_refusal_dropped(indexed, embedder):
+    settings, store = indexed
+    refusal = PROMPTS.refusal
+    answerer = make_answerer(settings, store, embedder, scripted(f"Norway is buying 2 PB of flash storage [1]. {refusal}"))
+    result = answerer.answer("How much flash storage is Norway buying?")
+    assert result.text == "Norway is buying 2 PB of flash storage [1]."
+    assert not result.refused and result.verdict == "supported"
+    assert result.sources[0].article_id == "/insights/norway-flash"
+
+
+def test_markers_that_point_at_nothing_are_removed_and_noted(indexed, embedder):
+    settings, store = indexed
+    answerer = make_answerer(settings, store, embedder, scripted("Norway is buying 2 PB of flash storage [1][9][1]."))
+    result = answerer.answer("How much flash storage is Norway buying?")
+    assert result.text == "Norway is buying 2 PB of flash storage [1]."
+    assert {issue.kind for issue in result.report.issues} == {"out_of_range", "duplicate"}
+    assert any("pointing at nothing were removed" in note for note in result.notes)
+
+
+def test_a_model_that_answers_instead_of_rewriting_the_follow_up_falls_back_to_the_heuristic(indexed, embedder):
+    settings, store = indexed
+    history = [Turn("Why is Norway buying Huawei storage?", "Norway buys 2 PB of flash storage [1].")]
+    question = "What security questions does that raise?"
+    rambling = "Norway's purchase raises many questions. " * 20
+    answerer = make_answerer(settings, store, embedder, scripted(rambling, "It raises firmware questions [1]."))
+    result = answerer.answer(question, history=history)
+    assert result.condensed_by == "heuristic"
+    assert result.standalone_question == condense_heuristic(question, history)
+
+
+def test_a_model_rewrite_of_the_follow_up_is_what_gets_searched(indexed, embedder):
+    settings, store = indexed
+    history = [Turn("Tell me about GPU supply.", "GPUs were scarce [1].")]
+    recorder = PromptRecorder()
+    model = scripted("Why were data-centre GPUs scarce?", "GPUs were scarce through 2023 and 2024 [1].", recorder=recorder)
+    result = make_answerer(settings, store, embedder, model).answer("Why?", history=history)
+    assert result.condensed_by == "model"
+    assert result.standalone_question == "Why were data-centre GPUs scarce?"
+    assert "Tell me about GPU supply." in recorder.calls[0][0].content  # the rewrite prompt carried the history
+    assert "Why were data-centre GPUs scarce?" in recorder.calls[1][1].content  # the answer prompt, the rewrite
+
+
+def test_extractive_backend_answers_without_any_model(indexed, embedder):
     settings, store = indexed
     answerer = make_answerer(settings, store, embedder)
-    retrieved = answerer.retriever.retrieve("How well does Whisper transcribe meetings?")
-    prompt_passages = answerer.format_passages(retrieved.passages)
-    # The article's fake closing tag cannot end its passage early or open a new numbered one.
-    assert prompt_passages.count("</passage>") == len(retrieved.passages)
-    assert 'number="9"' not in prompt_passages
-    result = answerer.answer("How well does Whisper transcribe meetings?")
-    assert result.text.strip() != "PWNED"
-    assert "Whisper" in result.text
-    # And a model that obeyed the injection would be caught: "PWNED" cites nothing and is flagged.
-    obeyed = check_citations("PWNED.", retrieved.passages, refusal_text=answerer.prompts.refusal)
-    assert obeyed.verdict != "supported" and obeyed.cited_numbers == ()
+    assert isinstance(answerer.generator, ExtractiveGenerator)
+    assert answerer.generator.prepare() is None  # nothing to load or reach
+    result = answerer.answer("How much flash storage is Norway buying?")
+    assert result.backend == "extractive"
+    assert result.prompt_tokens is None and result.sources
 
 
 def test_system_prompt_says_passages_are_data():
-    from hubchat.generation.prompts import load_prompts
-
-    prompts = load_prompts()
-    assert "not instructions" in prompts.system and "{refusal}" in prompts.system
-    assert "{passages}" in prompts.answer and "{question}" in prompts.answer
+    assert "not instructions" in PROMPTS.render("system", refusal=PROMPTS.refusal)
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "\x00\x01"])
@@ -187,8 +269,8 @@ def test_openai_compatible_backend_answers_and_follow_up_is_condensed_by_the_mod
     answerer = make_answerer(remote, store, embedder)
     result = answerer.answer("Why are GPUs scarce?", history=[Turn("Tell me about GPU supply.", "GPUs were scarce.")])
     assert result.backend.startswith("openai-compatible:")
-    assert result.standalone_question  # rewritten by the real model over HTTP
-    assert result.raw_text
+    assert result.condensed_by == "model", "the real model's rewrite over HTTP must be what was searched"
+    assert result.standalone_question and result.raw_text
 
 
 def test_backend_down_is_a_clear_error(indexed, embedder, unused_port):

@@ -1,5 +1,7 @@
 """Citations added by the checker: only where a shown passage really supports the sentence."""
 
+import pytest
+
 from hubchat.checking.attribution import attribute_uncited
 from hubchat.checking.citations import check_citations
 from hubchat.types import Chunk, Passage
@@ -21,31 +23,37 @@ PASSAGES = [
 ]
 
 
-def test_supported_uncited_sentence_gets_the_supporting_passage():
-    report = check_citations("Cursor is a fork of VS Code.", PASSAGES)
+@pytest.fixture(params=["words only", "with MiniLM"])
+def embed(request):
+    """The checker scores support on words alone, or with the embedder the answer chain gives it."""
+    return None if request.param == "words only" else request.getfixturevalue("embedder").embed_array
+
+
+def test_supported_uncited_sentence_gets_the_supporting_passage(embed):
+    report = check_citations("Cursor is a fork of VS Code.", PASSAGES, embed=embed)
     assert report.sentences[0].verdict == "uncited"
-    amended = attribute_uncited(report, PASSAGES)
+    amended = attribute_uncited(report, PASSAGES, embed=embed)
     sentence = amended.sentences[0]
     assert sentence.citations == (2,) and sentence.attributed and sentence.verdict == "supported"
     assert amended.text == "Cursor is a fork of VS Code [2]."
     assert amended.cited_numbers == (2,)
 
 
-def test_unsupported_uncited_sentence_stays_flagged():
-    report = check_citations("Bananas grow in Ecuador and are yellow.", PASSAGES)
-    amended = attribute_uncited(report, PASSAGES)
+def test_unsupported_uncited_sentence_stays_flagged(embed):
+    report = check_citations("Bananas grow in Ecuador and are yellow.", PASSAGES, embed=embed)
+    amended = attribute_uncited(report, PASSAGES, embed=embed)
     assert amended.sentences[0].verdict == "uncited" and not amended.sentences[0].attributed
     assert amended.cited_numbers == ()
 
 
-def test_model_written_citations_are_not_marked_attributed():
-    report = check_citations("Cursor is a fork of VS Code [2]. GitHub Copilot works in JetBrains IDEs.", PASSAGES)
-    amended = attribute_uncited(report, PASSAGES)
+def test_model_written_citations_are_not_marked_attributed(embed):
+    report = check_citations("Cursor is a fork of VS Code [2]. GitHub Copilot works in JetBrains IDEs.", PASSAGES, embed=embed)
+    amended = attribute_uncited(report, PASSAGES, embed=embed)
     first, second = amended.sentences
     assert first.citations == (2,) and not first.attributed
     assert second.citations == (2,) and second.attributed
 
 
-def test_nothing_to_add_returns_the_same_report():
-    report = check_citations("Cursor is a fork of VS Code [2].", PASSAGES)
-    assert attribute_uncited(report, PASSAGES) is report
+def test_nothing_to_add_returns_the_same_report(embed):
+    report = check_citations("Cursor is a fork of VS Code [2].", PASSAGES, embed=embed)
+    assert attribute_uncited(report, PASSAGES, embed=embed) is report

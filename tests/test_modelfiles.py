@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hubchat.generation import model_files as modelfiles
 from hubchat.errors import ModelNotAvailableError
+from hubchat.generation import model_files as modelfiles
 from hubchat.generation.model_files import (
     CHAT_MODEL_FILE,
     CHAT_MODEL_PART_COUNT,

@@ -132,9 +132,7 @@ def status(config: ConfigOpt = None, profile: ProfileOpt = None, verbose: Verbos
         table.add_row("incomplete articles", str(sum(not s.complete for s in states.values())))
         table.add_row("chunks", str(store.count()))
         table.add_row("lexical index", f"{len(store.lexical)} chunks, in sync" if store.lexical.fingerprint else "empty")
-        from hubchat.generation.backends import backend_label
-
-        table.add_row("chat backend", backend_label(settings.chat))
+        table.add_row("chat backend", runtime.generator.label)
         out.print(table)
     except HubchatError as exc:
         _fail(exc)
@@ -212,7 +210,7 @@ def serve(
         if not no_ingest:
             summary = run_ingest_with_progress(runtime)
             print_ingest_summary(summary, console)
-        _prepare_chat_backend(settings)
+        _prepare_chat_backend(runtime)
         from hubchat.web.server import launch
 
         launch(runtime, host=host, port=port)
@@ -220,25 +218,16 @@ def serve(
         _fail(exc)
 
 
-def _prepare_chat_backend(settings: Settings) -> None:
-    """Start the local model before serving (its load blocks the process); probe a remote one.
+def _prepare_chat_backend(runtime) -> None:
+    """Get the answer generator ready before serving: a local model loads now (its load blocks the process).
 
     A missing local model stops start-up with the install command. A remote server that is down only warns:
     the chat keeps serving and tells the reader what happened when a question needs it.
     """
-    from hubchat.errors import BackendError
-    from hubchat.generation.backends import backend_label, check_backend
-
-    if settings.chat.backend == "extractive":
-        return
-    if settings.chat.backend == "local":
-        console.print(f"Starting the local chat model ({backend_label(settings.chat)})…")
-        check_backend(settings.chat, start_local=True)
-        return
-    try:
-        check_backend(settings.chat)
-    except BackendError as exc:
-        console.print(f"[yellow]warning:[/] {exc}", highlight=False)
+    console.print(f"Preparing the chat backend ({runtime.generator.label})…", highlight=False)
+    warning = runtime.generator.prepare()
+    if warning:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def main() -> None:

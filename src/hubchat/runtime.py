@@ -1,4 +1,4 @@
-"""Builds the long-lived parts from settings once: embeddings, store, retriever, answerer.
+"""Builds the long-lived parts from settings once: embeddings, store, retriever, generator, answerer.
 
 The CLI and the UI both start here, so a backend is chosen in exactly one place per kind.
 """
@@ -6,11 +6,38 @@ The CLI and the UI both start here, so a backend is chosen in exactly one place 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from hubchat.config import Settings
+from hubchat.config import ChatSettings, Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hubchat.generation.generator import Generator
+    from hubchat.generation.prompts import Prompts
 
 log = logging.getLogger(__name__)
+
+
+def build_generator(settings: ChatSettings, prompts: Prompts, embed: Callable[[list[str]], np.ndarray]) -> Generator:
+    """What writes answers: the one place that turns `chat.backend` into a Generator.
+
+    Args:
+        settings: the `chat` section.
+        prompts: the loaded templates.
+        embed: texts -> unit vectors (the extractive composer scores sentences with it).
+    """
+    match settings.backend:
+        case "extractive":
+            from hubchat.answer.extractive import ExtractiveGenerator
+
+            return ExtractiveGenerator(prompts.refusal, embed)
+        case _:
+            from hubchat.generation.chat_generator import ChatModelGenerator
+
+            return ChatModelGenerator(settings, prompts)
 
 
 class Runtime:
@@ -39,10 +66,27 @@ class Runtime:
         return HybridRetriever(self.store, self.embeddings, self.settings.retrieval)
 
     @cached_property
+    def prompts(self):
+        from hubchat.generation.prompts import load_prompts
+
+        return load_prompts()
+
+    @cached_property
+    def embed_cache(self):
+        """The embedder in front of the citation checker and the extractive composer (short texts, cached)."""
+        from hubchat.answer.embed_cache import CachedEmbedder
+
+        return CachedEmbedder(self.embeddings)
+
+    @cached_property
+    def generator(self) -> Generator:
+        return build_generator(self.settings.chat, self.prompts, self.embed_cache)
+
+    @cached_property
     def answerer(self):
         from hubchat.answer.chain import Answerer
 
-        return Answerer(self.settings, self.retriever, self.embeddings)
+        return Answerer(self.settings, self.retriever, self.generator, self.embed_cache, self.prompts)
 
     def ingest(self, corpus_dir=None, rebuild: bool = False, progress=None):
         from hubchat.ingest.pipeline import ingest

@@ -225,7 +225,12 @@ class Source:
 
 @dataclass(frozen=True)
 class AnswerResult:
-    """Everything about one answer: the text, its checked citations, what was shown and what it cost."""
+    """Everything about one answer: the text, its checked citations, what was shown and what it cost.
+
+    Attributes:
+        condensed_by: who rewrote a follow-up into `standalone_question`: "model", "heuristic" (no model, or the
+            model's rewrite was unusable), or "" when there was no conversation to resolve.
+    """
 
     question: str
     standalone_question: str
@@ -242,6 +247,7 @@ class AnswerResult:
     completion_tokens: int | None
     backend: str
     filters: Filters = field(default_factory=Filters)
+    condensed_by: Literal["", "model", "heuristic"] = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

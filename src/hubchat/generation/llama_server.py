@@ -131,7 +131,7 @@ class LlamaServer:
             try:
                 _wait_until_ready(address, self.startup_timeout_s, self._api_key)
             except BackendError:
-                del server  # dropping the last reference shuts the half-started server down
+                server = None  # dropping the last reference shuts the half-started server down
                 raise
             self._server = server
             self._address = address

@@ -1,0 +1,52 @@
+"""The generator interface: what the answer chain needs from whatever writes an answer.
+
+Two kinds implement it: `ChatModelGenerator` (an LLM behind any of the chat backends) and the answer stage's
+`ExtractiveGenerator` (no model: the passages' best sentences). `hubchat.runtime` picks one from the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from hubchat.types import Passage, Turn
+
+
+@dataclass
+class Usage:
+    """Token counts of one generation, filled in by the generator when its backend reports them."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Writes an answer with [n] citations from numbered passages, and rewrites follow-up questions."""
+
+    @property
+    def label(self) -> str:
+        """A short name for status lines, logs and records, e.g. "local:qwen2.5-coder-1.5b-instruct-q4_k_m"."""
+        ...
+
+    def prepare(self) -> str | None:
+        """Get ready to answer before the first question: load a local model, probe a remote server.
+
+        Returns:
+            None when ready; a warning to show when a remote backend is unreachable now (the chat keeps serving and
+            explains when a question needs it).
+
+        Raises:
+            ModelNotAvailableError, ConfigError, BackendError: the backend cannot work at all.
+        """
+        ...
+
+    def rewrite(self, question: str, history: Sequence[Turn]) -> str | None:
+        """The follow-up `question` rewritten to stand alone, or None when this generator cannot rewrite it
+        (no model, or the model's reply is not a usable question); the caller then uses its own rewrite."""
+        ...
+
+    def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Iterator[str]:
+        """The answer in pieces as it is written; passage i is cited as [i + 1]. Fills `usage` if it can."""
+        ...
