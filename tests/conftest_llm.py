@@ -1,7 +1,7 @@
 """Fixtures for tests that need a real chat model server (pytest plugin; register with pytest_plugins).
 
 One real xllamacpp server with the small SmolLM2-135M file serves the whole session. It is started through
-`hubchat.llama_server.get_server` with the same settings as `local_chat_settings`, so the "local" backend under
+`hubchat.generation.llama_server.get_server` with the same settings as `local_chat_settings`, so the "local" backend under
 test reuses it instead of loading the model again. SmolLM2's answers are poor: test mechanics, never content.
 
 Fixtures:
