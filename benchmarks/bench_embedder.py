@@ -14,11 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hubchat.index.embeddings import (
-    LocalOnnxEmbeddings,
-    count_tokens_batch,
-    load_tokenizer,
-)
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
+from hubchat.index.tokens import count_tokens_batch, load_tokenizer
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact" / "corpus.jsonl"
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from hubchat.config import Settings, load_settings
-from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import read_corpus

@@ -41,7 +41,7 @@ from machine import machine_info  # noqa: E402
 from results import write_section  # noqa: E402
 
 from hubchat.config import RetrievalSettings, load_settings  # noqa: E402
-from hubchat.index.embeddings import LocalOnnxEmbeddings  # noqa: E402
+from hubchat.index.local_onnx import LocalOnnxEmbeddings  # noqa: E402
 from hubchat.retrieval.hybrid import HybridRetriever  # noqa: E402
 from hubchat.types import Chunk, Filters  # noqa: E402
 

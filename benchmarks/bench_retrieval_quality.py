@@ -36,8 +36,8 @@ from benchmarks.machine import (
 )
 from benchmarks.results import write_section  # noqa: E402
 from hubchat.config import RetrievalSettings, Settings
-from hubchat.index.embeddings import LocalOnnxEmbeddings
 from hubchat.index.lexical import LexicalIndex
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore, chunk_metadata
 from hubchat.ingest.chunking import embedding_text
 from hubchat.retrieval.hybrid import FUSIONS, HybridRetriever, ndcg_at_k, recall_at_k

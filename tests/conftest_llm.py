@@ -1,7 +1,7 @@
 """Fixtures for tests that need a real chat model server (pytest plugin; register with pytest_plugins).
 
 One real xllamacpp server with the small SmolLM2-135M file serves the whole session. It is started through
-`hubchat.llama_server.get_server` with the same settings as `local_chat_settings`, so the "local" backend under
+`hubchat.generation.llama_server.get_server` with the same settings as `local_chat_settings`, so the "local" backend under
 test reuses it instead of loading the model again. SmolLM2's answers are poor: test mechanics, never content.
 
 Fixtures:
@@ -9,6 +9,10 @@ Fixtures:
     llama_server: the running session `LlamaServer` (its `base_url` ends in /v1).
     local_chat_settings: ChatSettings for backend "local" on SmolLM2 (short answers, no retries).
     compatible_chat_settings: ChatSettings for backend "openai-compatible" pointed at `llama_server`.
+    embedding_server: a second session server on the same SmolLM2 file serving /v1/embeddings (576-d), which
+        requires the key `EMBED_KEY` (outside the chat registry, so chat tests never get it by mistake).
+    compatible_embedding_settings: EmbeddingSettings for backend "openai-compatible" pointed at
+        `embedding_server`, with its key in the variable `EMBED_KEY_ENV`.
     unused_port: a loopback port with nothing listening on it.
     silent_server: base URL of a loopback socket that accepts connections and never answers.
 """
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from hubchat.config import ChatSettings
+from hubchat.config import ChatSettings, EmbeddingSettings
 from hubchat.generation.llama_server import LlamaServer, get_server, stop_all
 from hubchat.generation.model_files import test_chat_model_path
 
@@ -31,6 +35,11 @@ TEST_THREADS = 2
 TEST_PARALLEL = 2
 # The name of an environment variable that no test sets: "no key configured".
 UNSET_KEY_ENV = "HUBCHAT_TEST_UNSET_API_KEY"
+# Embedding inputs are chunks (at most a few hundred tokens) and short sentences; one slot keeps the load small.
+EMBED_N_CTX = 1024
+# The embeddings server checks a key, so the tests see that the configured one is really sent.
+EMBED_KEY = "hubchat-test-embed-key"
+EMBED_KEY_ENV = "HUBCHAT_TEST_EMBED_KEY"
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +82,34 @@ def compatible_chat_settings(llama_server: LlamaServer, monkeypatch: pytest.Monk
         timeout_s=60,
         max_retries=0,
     )
+
+
+@pytest.fixture(scope="session")
+def embedding_server(smollm2_path: Path) -> Iterator[LlamaServer]:
+    server = LlamaServer(
+        smollm2_path, n_ctx=EMBED_N_CTX, threads=TEST_THREADS, startup_timeout_s=60, api_key=EMBED_KEY, embedding=True
+    ).start()
+    yield server
+    server.stop()
+
+
+def embedding_settings_for(server: LlamaServer, **overrides) -> EmbeddingSettings:
+    """EmbeddingSettings for backend "openai-compatible" at `server`; the caller puts EMBED_KEY in EMBED_KEY_ENV."""
+    values = {
+        "backend": "openai-compatible",
+        "model": server.model_id,
+        "base_url": server.base_url,
+        "api_key_env": EMBED_KEY_ENV,
+        "batch_size": 16,
+        "timeout_s": 60,
+    }
+    return EmbeddingSettings(**(values | overrides))
+
+
+@pytest.fixture
+def compatible_embedding_settings(embedding_server: LlamaServer, monkeypatch: pytest.MonkeyPatch) -> EmbeddingSettings:
+    monkeypatch.setenv(EMBED_KEY_ENV, EMBED_KEY)
+    return embedding_settings_for(embedding_server)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
 
 CHROMA_STARTUP_TIMEOUT_S = 60
 

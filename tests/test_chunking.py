@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hubchat.config import ChunkingSettings
-from hubchat.index.embeddings import count_tokens
+from hubchat.index.tokens import count_tokens
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import read_corpus
 from hubchat.types import Article

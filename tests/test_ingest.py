@@ -266,7 +266,7 @@ def test_an_index_built_with_another_embedding_model_is_refused(settings, store,
 INGEST_SCRIPT = r"""
 import os, signal, sys
 from hubchat.config import load_settings
-from hubchat.index.embeddings import build_embeddings
+from hubchat.index.embedder import build_embeddings
 from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
 from hubchat.index.store import ChunkStore
 

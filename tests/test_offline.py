@@ -98,7 +98,7 @@ def install(setattr_=setattr):
 WORK = r'''
 import json, sys
 from hubchat.config import load_settings
-from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.ingest.pipeline import ingest
 from hubchat.index.store import ChunkStore
 

@@ -11,7 +11,7 @@ import pytest
 
 from hubchat.config import RetrievalSettings, Settings
 from hubchat.errors import InputError
-from hubchat.index.embeddings import LocalOnnxEmbeddings
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
 from hubchat.retrieval.hybrid import (

@@ -48,7 +48,7 @@ class Runtime:
 
     @cached_property
     def embeddings(self):
-        from hubchat.index.embeddings import build_embeddings
+        from hubchat.index.embedder import build_embeddings
 
         return build_embeddings(self.settings.embeddings)
 
@@ -57,7 +57,7 @@ class Runtime:
         from hubchat.index.store import ChunkStore
 
         emb = self.embeddings
-        return ChunkStore(self.settings, emb.name, emb, getattr(emb, "dimension", None))
+        return ChunkStore(self.settings, emb.name, emb, emb.dimension)
 
     @cached_property
     def retriever(self):

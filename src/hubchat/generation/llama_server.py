@@ -50,6 +50,8 @@ class LlamaServer:
         startup_timeout_s: how long `start()` waits for the HTTP API to answer once the model is loaded.
         log_verbosity: llama.cpp's log level on stderr (see the module docstring).
         api_key: if given, the server refuses requests without it (401); /health stays public.
+        embedding: serve /v1/embeddings instead of chat, mean-pooled (llama.cpp's OpenAI endpoint refuses
+            unpooled output); one input must fit one batch, so the batch is a request's whole `n_ctx`.
 
     Use as a context manager, or `start()` / `stop()`; `get_server()` shares one per model file.
     """
@@ -64,6 +66,7 @@ class LlamaServer:
         startup_timeout_s: float = 120.0,
         log_verbosity: int = DEFAULT_LOG_VERBOSITY,
         api_key: str | None = None,
+        embedding: bool = False,
     ) -> None:
         self.model_path = Path(model_path).expanduser().resolve()
         self.n_ctx = n_ctx
@@ -72,6 +75,7 @@ class LlamaServer:
         self.startup_timeout_s = startup_timeout_s
         self.log_verbosity = log_verbosity
         self._api_key = api_key
+        self.embedding = embedding
         self.startup_seconds: float | None = None
         self._server: Any = None
         self._address: str | None = None
@@ -169,6 +173,11 @@ class LlamaServer:
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.verbosity = self.log_verbosity
+        if self.embedding:
+            params.embedding = True
+            params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
+            params.n_batch = self.n_ctx
+            params.n_ubatch = self.n_ctx
         return params
 
 

@@ -127,7 +127,7 @@ def chunk_id(article_id: str, content_hash: str, ordinal: int) -> str:
 
 
 def _default_counter(texts: list[str]) -> list[int]:
-    from hubchat.index.embeddings import count_tokens_batch
+    from hubchat.index.tokens import count_tokens_batch
 
     return count_tokens_batch(texts)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hubchat.config import Settings
+from hubchat.index.embedder import Embedder
 from hubchat.index.store import ArticleState, ArticleVersion, ChunkStore
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import (
@@ -75,7 +76,7 @@ class _Candidate:
 def ingest(
     settings: Settings,
     store: ChunkStore,
-    embeddings,
+    embeddings: Embedder,
     *,
     corpus_dir: Path | None = None,
     rebuild: bool = False,
@@ -86,7 +87,7 @@ def ingest(
     Args:
         settings: chunking sizes and file limits.
         store: where chunks go; its lexical index is refreshed at the end.
-        embeddings: has `embed_array(texts) -> np.ndarray` (or LangChain's embed_documents) and `name`.
+        embeddings: the embedder the store was built with (its `name` goes into every version key).
         corpus_dir: the folder to read (default: settings.corpus.path).
         rebuild: drop the index first and embed everything again.
         progress: called as progress(stage, done, total) with stage "scan" (files), "chunk" (articles) and
@@ -102,7 +103,7 @@ def ingest(
 
         raise InputError(f"corpus folder not found: {root}")
     report = progress or (lambda stage, done, total: None)
-    name = getattr(embeddings, "name", type(embeddings).__name__)
+    name = embeddings.name
     if rebuild:
         store.reset()
     states = store.article_states()
@@ -171,10 +172,8 @@ def ingest(
     )
 
 
-def _embed(embeddings, texts: list[str]):
-    if hasattr(embeddings, "embed_array"):
-        return embeddings.embed_array(texts)
-    return np.asarray(embeddings.embed_documents(texts), dtype="float32")
+def _embed(embeddings: Embedder, texts: list[str]) -> np.ndarray:
+    return embeddings.embed_array(texts)
 
 
 def _embed_and_write(
@@ -189,7 +188,7 @@ def _embed_and_write(
     added: list[str] = []
     updated: list[str] = []
     new_states: dict[str, ArticleState] = {}
-    group_size = max(1, int(getattr(embeddings, "batch_size", 32))) * GROUP_BATCHES
+    group_size = embeddings.batch_size * GROUP_BATCHES
     pending: list[_Pending] = []
     texts: list[tuple[int, int, str]] = []  # (index in pending, chunk ordinal, embedding text), in reading order
     in_flight: deque[tuple[Future, list[tuple[int, int]]]] = deque()

