@@ -8,15 +8,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from hubchat.config import ChatSettings
-from hubchat.endpoints import is_loopback
-from hubchat.errors import BackendError, ConfigError
+from hubchat.endpoints import (
+    PLACEHOLDER_KEY,
+    api_key_for,
+    checked_base_url,
+    display_url,
+)
+from hubchat.errors import ConfigError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-# Local servers ignore the key, but the openai client refuses to run without one.
-PLACEHOLDER_KEY = "not-needed"
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,10 @@ def resolve_endpoint(settings: ChatSettings) -> Endpoint:
             )
             return Endpoint(server.base_url, PLACEHOLDER_KEY)
         case "openai":
-            base_url = _checked_url(settings.base_url or OPENAI_BASE_URL)
-            key = api_key(settings)
-            if key is None:
-                raise BackendError(
-                    f"The openai chat backend needs an API key: set the environment variable {settings.api_key_env} "
-                    "(chat.api_key_env names it), or choose another profile."
-                )
+            base_url = checked_base_url(settings.base_url or OPENAI_BASE_URL, "chat.base_url")
+            key = api_key_for(
+                settings.api_key_env, base_url, what="The openai chat backend", setting="chat.api_key_env", always_needed=True
+            )
             return Endpoint(base_url, key)
         case "openai-compatible":
             if not settings.base_url:
@@ -59,15 +58,8 @@ def resolve_endpoint(settings: ChatSettings) -> Endpoint:
                     "chat.base_url is required for chat.backend = \"openai-compatible\" "
                     "(e.g. http://127.0.0.1:8000/v1 for vLLM, http://127.0.0.1:11434/v1 for Ollama)"
                 )
-            base_url = _checked_url(settings.base_url)
-            key = api_key(settings)
-            if key is None:
-                if not is_loopback(base_url):
-                    raise BackendError(
-                        f"The chat backend at {display_url(base_url)} is not on this machine, so it needs an API key: "
-                        f"set the environment variable {settings.api_key_env} (chat.api_key_env names it)."
-                    )
-                key = PLACEHOLDER_KEY
+            base_url = checked_base_url(settings.base_url, "chat.base_url")
+            key = api_key_for(settings.api_key_env, base_url, what="The chat backend", setting="chat.api_key_env")
             return Endpoint(base_url, key)
         case other:
             raise ConfigError(f"chat.backend = {other!r} has no server to reach")
@@ -86,21 +78,6 @@ def api_key(settings: ChatSettings) -> str | None:
     """The key from the environment variable named by chat.api_key_env, or None when it is unset or empty."""
     value = os.environ.get(settings.api_key_env, "").strip()
     return value or None
-
-
-def _checked_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"chat.base_url = {display_url(url)!r} is not valid: it must look like http://host:port/v1")
-    return url.strip().rstrip("/")
-
-
-def display_url(url: str) -> str:
-    """The URL without any user:password@ part, fit to show."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def url_for_messages(settings: ChatSettings) -> str:

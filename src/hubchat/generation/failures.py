@@ -18,6 +18,7 @@ import openai
 from langchain_core.exceptions import ContextOverflowError
 
 from hubchat.config import ChatSettings
+from hubchat.endpoints import redact
 from hubchat.errors import BackendError, HubchatError
 from hubchat.generation.endpoint import api_key, url_for_messages
 
@@ -159,15 +160,8 @@ def _server_message(exc: BaseException, settings: ChatSettings) -> str:
     return _redact(message, settings)[:300]
 
 
-# Key-shaped tokens (OpenAI "sk-...", bearer tokens) that a server might echo back in an error.
-_KEY_PATTERN = re.compile(r"\b(sk-|sk_|Bearer\s+)[A-Za-z0-9_\-\*\.]{4,}")
-
-
 def _redact(text: str, settings: ChatSettings) -> str:
-    key = api_key(settings)
-    if key:
-        text = text.replace(key, "***")
-    return _KEY_PATTERN.sub(lambda m: m.group(1) + "***", text)
+    return redact(text, api_key(settings))
 
 
 def _short_reason(exc: BaseException) -> str:
