@@ -33,6 +33,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from hubchat.text.markdown import read_blocks
+from hubchat.text.sentences import sentence_spans
 from hubchat.types import Passage
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -67,10 +69,9 @@ NUMBER_WORDS = {
      "hundred": "100", "thousand": "1000", "dozen": "12"}
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
-_FENCE = re.compile(r"^[ \t]*(```|~~~)")
-_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+")
-_BULLET = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+")
-_TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t:|-]+\|[ \t:|-]*$")
+# Inside a paragraph, Markdown sees no list item in a "•" bullet, in an ordered item that cannot interrupt a
+# paragraph ("Steps:\n2. Install") or in a deeply indented "- "; answers mean one, so it starts a new sentence.
+_BULLET = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,6 @@ class Terms:
 
 
 @lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="en", clean=False)
-
-
-@lru_cache(maxsize=1)
 def _stemmer():
     import Stemmer
 
@@ -111,71 +105,59 @@ def _stemmer():
 def split_sentences(text: str) -> list[Segment]:
     """Sentences of a Markdown-ish text, with exact offsets.
 
-    Blank lines, headings, list items and table rows always end a sentence; inside a paragraph pysbd decides.
-    List bullets and heading hashes are left out of the spans; a fenced code block is one segment.
+    Headings, list items and table rows always end a sentence; inside a paragraph or an item pysbd decides, with
+    wrapped lines joined. List bullets and heading hashes are left out of the spans; a code block is one segment.
     """
     segments: list[Segment] = []
-    para: list[int] = []  # [start, end) of the paragraph being collected
-
-    def flush() -> None:
-        if para:
-            segments.extend(_prose(text, para[0], para[1]))
-            para.clear()
-
-    pos = 0
-    fence_start = None
-    for line in text.splitlines(keepends=True):
-        start, end = pos, pos + len(line.rstrip("\r\n"))
-        pos += len(line)
-        if fence_start is not None:
-            if _FENCE.match(line):
-                segments.append(Segment(fence_start, end, "code"))
-                fence_start = None
-            continue
-        if _FENCE.match(line):
-            flush()
-            fence_start = start + len(line) - len(line.lstrip())
-        elif not line.strip():
-            flush()
-        elif m := _HEADING.match(line):
-            flush()
-            segments.append(Segment(start + m.end(), start + len(line.rstrip()), "heading"))
-        elif line.lstrip().startswith("|"):
-            flush()
-            if not _TABLE_RULE.match(line.rstrip("\r\n")):
-                segments.append(Segment(start + len(line) - len(line.lstrip()), start + len(line.rstrip()), "table"))
-        elif m := _BULLET.match(line):
-            flush()
-            para[:] = [start + m.end(), end]
-        elif para:
-            para[1] = end
+    for block in read_blocks(text):
+        # An underlined (setext) heading in an answer is most often a sentence over a "---" meant as a rule: its
+        # sentences are claims like any other.
+        if block.kind == "heading" and not block.underlined:
+            segments.append(Segment(block.body_start, block.body_end, "heading"))
+        elif block.kind == "code":
+            segments.append(Segment(block.start, block.end, "code"))
+        elif block.kind == "table":
+            # A row of nothing but dashes and colons (the delimiter, or a look-alike) has no words to check.
+            segments.extend(Segment(s, e, "table") for s, e in block.rows if text[s:e].strip(" \t|:-"))
+        elif block.kind == "list_item":
+            segments.extend(_prose(text, block.body_start, block.end))
         else:
-            para[:] = [start + len(line) - len(line.lstrip()), end]
-    if fence_start is not None:  # an unclosed fence runs to the end
-        segments.append(Segment(fence_start, len(text.rstrip()), "code"))
-    flush()
-    return sorted((s for s in segments if s.end > s.start), key=lambda s: s.start)
+            segments.extend(_prose(text, block.start, block.end))
+    # A lone ">" (the blank line of a block quote) is no sentence.
+    return [s for s in segments if text[s.start : s.end].strip("> \t")]
 
 
 def _prose(text: str, start: int, end: int) -> list[Segment]:
-    # Newlines become spaces (same length), so offsets found in `flat` are offsets in `text`.
-    flat = text[start:end].replace("\r", " ").replace("\n", " ")
-    out: list[Segment] = []
-    cursor = 0
-    for piece in _segmenter().segment(flat):
-        piece = piece.strip()
-        if not piece:
-            continue
-        found = flat.find(piece, cursor)
-        if found < 0:  # pysbd changed the text: keep the rest as one sentence rather than lose offsets
-            rest = flat[cursor:].strip()
-            if rest:
-                at = flat.find(rest, cursor)
-                out.append(Segment(start + at, start + at + len(rest), "sentence"))
-            return out
-        out.append(Segment(start + found, start + found + len(piece), "sentence"))
-        cursor = found + len(piece)
-    return out
+    """Sentences of a paragraph or a list item; a pipe row or a bullet line Markdown missed also ends one."""
+    segments: list[Segment] = []
+    run: list[int] = []  # [start, end) of the prose being collected
+
+    def flush() -> None:
+        if run:
+            segments.extend(Segment(s, e, "sentence") for s, e in sentence_spans(text, run[0], run[1], join_lines=True))
+            run.clear()
+
+    pos = start
+    for line in text[start:end].split("\n"):
+        stop = pos + len(line)
+        indent = len(line) - len(line.lstrip())
+        if line.lstrip().startswith("|"):
+            # Pipe rows without a delimiter row are no GFM table, but they are still rows.
+            flush()
+            if line.strip(" \t\r|:-"):
+                segments.append(Segment(pos + indent, pos + len(line.rstrip()), "table"))
+        elif m := _BULLET.match(line):
+            flush()
+            run[:] = [pos + m.end(), stop]
+        elif not line.strip():  # blocks hold no blank line today; if one ever does, it still ends a sentence
+            flush()
+        elif run:
+            run[1] = stop
+        else:
+            run[:] = [pos + indent, stop]
+        pos = stop + 1
+    flush()
+    return segments
 
 
 def tokens(text: str) -> list[tuple[str, bool, bool]]:

@@ -10,19 +10,15 @@ at the start of the next chunk. A chunk never starts or ends mid-sentence, and i
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from hubchat.config import ChunkingSettings
+from hubchat.text.markdown import Block, read_blocks
+from hubchat.text.sentences import sentence_spans
 from hubchat.types import Article, Chunk
 
 TokenCounter = Callable[[list[str]], list[int]]
-
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
-_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,3}[.)])[ \t]+")
-_FENCE = re.compile(r"^[ \t]*(```|~~~)")
 
 
 @dataclass(frozen=True)
@@ -33,91 +29,36 @@ class _Unit:
     heading_path: tuple[str, ...]
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="en", clean=False)
-
-
-def _sentences(text: str, offset: int) -> list[tuple[int, int]]:
-    """Sentence spans of one paragraph, located in the original text so offsets are exact."""
-    spans = []
-    cursor = 0
-    for sentence in _segmenter().segment(text):
-        piece = sentence.strip()
-        if not piece:
-            continue
-        found = text.find(piece, cursor)
-        if found < 0:  # the segmenter changed the text; fall back to the whole remainder as one unit
-            rest = text[cursor:].strip()
-            if rest:
-                start = text.find(rest, cursor)
-                spans.append((offset + start, offset + start + len(rest)))
-            return spans
-        spans.append((offset + found, offset + found + len(piece)))
-        cursor = found + len(piece)
-    return spans
-
-
-def _blocks(text: str) -> list[tuple[int, int]]:
-    """Paragraph-level blocks (separated by blank lines), keeping fenced code together."""
-    blocks: list[tuple[int, int]] = []
-    pos = 0
-    start = None
-    in_fence = False
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        if not stripped and not in_fence:
-            if start is not None:
-                blocks.append((start, pos))
-                start = None
-        elif not in_fence and _HEADING.match(line.rstrip("\n")):
-            # A heading is a block of its own even when text follows it on the next line.
-            if start is not None:
-                blocks.append((start, pos))
-            blocks.append((pos, pos + len(line)))
-            start = None
-        elif start is None:
-            start = pos
-        pos += len(line)
-    if start is not None:
-        blocks.append((start, pos))
-    return [(s, s + len(text[s:e].rstrip())) for s, e in blocks if text[s:e].strip()]
-
-
 def split_units(text: str) -> list[_Unit]:
     """Headings, sentences, list items and tables of an article, each with its heading path."""
     units: list[_Unit] = []
     path: list[tuple[int, str]] = []  # (level, heading text)
-    for start, end in _blocks(text):
-        block = text[start:end]
-        first_line = block.split("\n", 1)[0]
-        heading = _HEADING.match(first_line)
-        if heading and "\n" not in block.strip("\n"):
-            level = len(heading.group(1))
-            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, heading.group(2).strip())]
-            units.append(_Unit(start, end, "heading", tuple(h for _, h in path)))
+    for block in read_blocks(text):
+        if _is_section(block):
+            level = block.level
+            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, text[block.body_start : block.body_end])]
+            units.append(_Unit(block.start, block.end, "heading", tuple(h for _, h in path)))
             continue
         current = tuple(h for _, h in path)
-        lines = block.split("\n")
-        if _FENCE.match(first_line) or all(line.lstrip().startswith("|") for line in lines if line.strip()):
-            units.append(_Unit(start, end, "block", current))
-        elif _LIST_ITEM.match(first_line):
-            item_start = start
-            pos = start
-            for i, line in enumerate(lines):
-                if i > 0 and _LIST_ITEM.match(line):
-                    units.append(_Unit(item_start, pos - 1, "item", current))
-                    item_start = pos
-                pos += len(line) + 1
-            units.append(_Unit(item_start, end, "item", current))
+        if block.kind in ("code", "table") or (block.kind == "paragraph" and _pipe_rows(text[block.start : block.end])):
+            units.append(_Unit(block.start, block.end, "block", current))
+        elif block.kind == "list_item":
+            units.append(_Unit(block.start, block.end, "item", current))
         else:
-            for s, e in _sentences(block, start):
-                units.append(_Unit(s, e, "sentence", current))
+            # Line breaks end sentences here: a chunk may then start at any line of a paragraph.
+            units.extend(_Unit(s, e, "sentence", current) for s, e in sentence_spans(text, block.start, block.end))
     return units
+
+
+def _is_section(block: Block) -> bool:
+    """Whether a block opens a section. Not a heading without text, nor one quoted from elsewhere, nor an underlined
+    one: "a sentence\n---" is more often a sentence over a rule than a heading, so underlines stay lines of text."""
+    return block.kind == "heading" and block.body_end > block.body_start and not block.quoted and not block.underlined
+
+
+def _pipe_rows(block: str) -> bool:
+    """Lines that all start with a pipe read as a table even without the delimiter row GFM asks for: keep them whole."""
+    return all(line.lstrip().startswith("|") for line in block.split("\n") if line.strip())
 
 
 def chunk_id(article_id: str, content_hash: str, ordinal: int) -> str:

@@ -1,0 +1,48 @@
+"""Sentence spans of plain text, with offsets that index the original text exactly."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    # Imported lazily: pysbd compiles many regexes on import, and not every command splits sentences.
+    import pysbd
+
+    # clean=False: cleaning rewrites the text, and then its sentences could no longer be found in it.
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None, *, join_lines: bool = False) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text[start:end]`, as offsets into `text`, each span trimmed.
+
+    Args:
+        text: the whole text; offsets are returned in it.
+        start, end: the part to split (default: all of it).
+        join_lines: pysbd ends a sentence at every line break; with True, line breaks count as spaces, so a
+            sentence wrapped over several lines stays one sentence.
+    """
+    stop = len(text) if end is None else end
+    part = text[start:stop]
+    if join_lines:
+        # Same length, so an offset found in the copy is an offset in `text`.
+        part = part.replace("\r", " ").replace("\n", " ")
+    if not part.strip():
+        return []
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for sentence in _segmenter().segment(part):
+        piece = sentence.strip()
+        if not piece:
+            continue
+        found = part.find(piece, cursor)
+        if found < 0:  # pysbd changed the text: keep the rest as one sentence rather than lose exact offsets
+            rest = part[cursor:].strip()
+            if rest:
+                at = part.find(rest, cursor)
+                spans.append((start + at, start + at + len(rest)))
+            return spans
+        spans.append((start + found, start + found + len(piece)))
+        cursor = found + len(piece)
+    return spans
