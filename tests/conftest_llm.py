@@ -27,7 +27,7 @@ import pytest
 
 from hubchat.config import ChatSettings, EmbeddingSettings
 from hubchat.generation.llama_server import LlamaServer, get_server, stop_all
-from hubchat.generation.model_files import test_chat_model_path
+from tests import small_model
 
 # Two slots so a UI or concurrency test can have two answers in flight; SmolLM2's KV cache is tiny.
 TEST_N_CTX = 2048
@@ -44,7 +44,7 @@ EMBED_KEY_ENV = "HUBCHAT_TEST_EMBED_KEY"
 
 @pytest.fixture(scope="session")
 def smollm2_path() -> Path:
-    return test_chat_model_path()
+    return small_model.smollm2_path()
 
 
 @pytest.fixture(scope="session")

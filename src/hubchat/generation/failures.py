@@ -22,7 +22,7 @@ from hubchat.endpoints import redact
 from hubchat.errors import BackendError, HubchatError
 from hubchat.generation.endpoint import api_key, url_for_messages
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _TIMEOUTS = (openai.APITimeoutError, TimeoutError, httpx.TimeoutException, httpx2.TimeoutException)
 _CONNECTION_FAILURES = (openai.APIConnectionError, ConnectionError, httpx.TransportError, httpx2.TransportError)
@@ -105,7 +105,7 @@ def backend_errors(settings: ChatSettings) -> Iterator[None]:
     except Exception as exc:
         if not _is_backend_failure(exc):
             raise
-        logger.debug("chat backend call failed", exc_info=True)
+        log.debug("chat backend call failed", exc_info=True)
         raise describe_backend_failure(exc, settings) from None
 
 

