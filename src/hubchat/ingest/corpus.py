@@ -26,6 +26,17 @@ SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
 FORMAT_PREFERENCE = {"markdown": 0, "html": 1, "text": 2}
 
 
+def format_of(rel_path: str) -> str:
+    """The article format a file's suffix says: "markdown", "html" or "text"."""
+    suffix = Path(rel_path).suffix.lower()
+    return "markdown" if suffix in MARKDOWN_SUFFIXES else "html" if suffix in HTML_SUFFIXES else "text"
+
+
+def source_rank(fmt: str, rel_path: str) -> tuple[int, str]:
+    """Sort key among files holding the same article: the lowest is indexed (format first, then path)."""
+    return FORMAT_PREFERENCE[fmt], rel_path
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """A corpus file before parsing: enough to decide whether it changed since the last ingest."""
@@ -286,7 +297,7 @@ def deduplicate(articles: Iterable[Article]) -> tuple[list[Article], list[Skippe
     best: dict[str, Article] = {}
     for art in articles:
         current = best.get(art.id)
-        if current is None or (FORMAT_PREFERENCE[art.format], art.source_path) < (FORMAT_PREFERENCE[current.format], current.source_path):
+        if current is None or source_rank(art.format, art.source_path) < source_rank(current.format, current.source_path):
             best[art.id] = art
     kept_paths = {a.source_path for a in best.values()}
     dupes = [

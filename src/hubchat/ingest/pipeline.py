@@ -20,15 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from hubchat.config import Settings
+from hubchat.errors import InputError
 from hubchat.index.embedder import Embedder
 from hubchat.index.store import ArticleState, ArticleVersion, ChunkStore
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import (
-    FORMAT_PREFERENCE,
     Skipped,
     UnreadableFile,
+    format_of,
     iter_sources,
     parse_source,
+    source_rank,
 )
 from hubchat.types import Article, Chunk, IngestSummary
 
@@ -55,11 +57,6 @@ def version_key(source_hash: str, settings: Settings, embedding_name: str) -> st
         sort_keys=True,
     )
     return hashlib.sha256(f"{source_hash}\n{recipe}".encode()).hexdigest()[:16]
-
-
-def _format_of(path: str) -> str:
-    suffix = Path(path).suffix.lower()
-    return "markdown" if suffix in (".md", ".markdown") else "html" if suffix in (".html", ".htm") else "text"
 
 
 @dataclass(frozen=True)
@@ -96,62 +93,19 @@ def ingest(
     started = time.perf_counter()
     root = Path(corpus_dir or settings.corpus.path)
     if not root.is_dir():
-        from hubchat.errors import InputError
-
         raise InputError(f"corpus folder not found: {root}")
     report = progress or (lambda stage, done, total: None)
-    name = embeddings.name
     if rebuild:
         store.reset()
     states = store.article_states()
-    # A full set of current chunks counts as done even beside another version's leftovers (a run killed between
-    # writing the new version and deleting the old one): the leftovers are deleted below, nothing is re-embedded.
-    complete = {(s.source_path, s.version_key): s.article_id for s in states.values() if len(s.chunk_ids) == s.expected_chunks}
-
-    candidates: list[_Candidate] = []
-    skipped: list[Skipped] = []
-    sources = list(iter_sources(root, settings.corpus.max_file_bytes))
-    for i, (path, item) in enumerate(sources, 1):
-        report("scan", i, len(sources))
-        if isinstance(item, Skipped):
-            skipped.append(item)
-            continue
-        key = version_key(item.sha256, settings, name)
-        known = complete.get((item.rel_path, key))
-        if known is not None:
-            candidates.append(_Candidate(known, item.rel_path, _format_of(item.rel_path), None))
-            continue
-        try:
-            article = parse_source(item)
-        except UnreadableFile as exc:
-            skipped.append(Skipped(item.rel_path, str(exc)))
-            continue
-        candidates.append(_Candidate(article.id, item.rel_path, article.format, article))
-
-    chosen: dict[str, _Candidate] = {}
-    for cand in candidates:
-        best = chosen.get(cand.article_id)
-        if best is None or (FORMAT_PREFERENCE[cand.format], cand.source_path) < (FORMAT_PREFERENCE[best.format], best.source_path):
-            chosen[cand.article_id] = cand
-    for cand in candidates:
-        if chosen[cand.article_id] is not cand:
-            winner = chosen[cand.article_id].source_path
-            skipped.append(Skipped(cand.source_path, f"duplicate of article {cand.article_id} (indexed from {winner})"))
-
-    to_write = [c.article for c in chosen.values() if c.article is not None]
+    candidates, skipped = _scan(root, settings, embeddings.name, states, report)
+    chosen, duplicates = _choose(candidates)
     unchanged = [c for c in chosen.values() if c.article is None]
-    deleted = sorted(set(states) - set(chosen))
-    for article_id in deleted:
-        store.delete_article(article_id)
-    # Leftovers of an interrupted update of an otherwise unchanged article.
-    for cand in unchanged:
-        if states[cand.article_id].stale_ids:
-            store.delete_chunks(states[cand.article_id].stale_ids)
+    deleted = _remove_gone(store, states, chosen, unchanged)
+    to_write = [c.article for c in chosen.values() if c.article is not None]
+    added, updated, written, new_states = _embed_and_write(to_write, states, settings, store, embeddings, embeddings.name, report)
 
-    added, updated, written, new_states = _embed_and_write(to_write, states, settings, store, embeddings, name, report)
-
-    changed = bool(deleted or added or updated or rebuild)
-    store.sync_lexical(force=changed)
+    store.sync_lexical(force=bool(deleted or added or updated or rebuild))
     # What the store now holds, so the next run need not read every chunk's metadata back (checked against
     # Chroma's ids before it is saved, and again before it is used).
     final = {c.article_id: dataclasses.replace(states[c.article_id], stale_ids=()) for c in unchanged}
@@ -162,11 +116,68 @@ def ingest(
         updated=tuple(sorted(updated)),
         deleted=tuple(deleted),
         unchanged=len(unchanged),
-        skipped=tuple(sorted((s.rel_path, s.reason) for s in skipped)),
+        skipped=tuple(sorted((s.rel_path, s.reason) for s in skipped + duplicates)),
         chunks_written=written,
         chunks_total=store.count(),
         seconds=time.perf_counter() - started,
     )
+
+
+def _scan(
+    root: Path, settings: Settings, embedding_name: str, states: dict[str, ArticleState], report: ProgressFn
+) -> tuple[list[_Candidate], list[Skipped]]:
+    """Every corpus file as a candidate article (parsed only when its version is not already stored), and the
+    files that cannot be used."""
+    # A full set of current chunks counts as done even beside another version's leftovers (a run killed between
+    # writing the new version and deleting the old one): the leftovers are deleted later, nothing is re-embedded.
+    complete = {(s.source_path, s.version_key): s.article_id for s in states.values() if len(s.chunk_ids) == s.expected_chunks}
+    candidates: list[_Candidate] = []
+    skipped: list[Skipped] = []
+    sources = list(iter_sources(root, settings.corpus.max_file_bytes))
+    for i, (_, item) in enumerate(sources, 1):
+        report("scan", i, len(sources))
+        if isinstance(item, Skipped):
+            skipped.append(item)
+            continue
+        known = complete.get((item.rel_path, version_key(item.sha256, settings, embedding_name)))
+        if known is not None:
+            candidates.append(_Candidate(known, item.rel_path, format_of(item.rel_path), None))
+            continue
+        try:
+            article = parse_source(item)
+        except UnreadableFile as exc:
+            skipped.append(Skipped(item.rel_path, str(exc)))
+            continue
+        candidates.append(_Candidate(article.id, item.rel_path, article.format, article))
+    return candidates, skipped
+
+
+def _choose(candidates: list[_Candidate]) -> tuple[dict[str, _Candidate], list[Skipped]]:
+    """One file per article id (the preferred format), and the other files reported as duplicates."""
+    chosen: dict[str, _Candidate] = {}
+    for cand in candidates:
+        best = chosen.get(cand.article_id)
+        if best is None or source_rank(cand.format, cand.source_path) < source_rank(best.format, best.source_path):
+            chosen[cand.article_id] = cand
+    duplicates = [
+        Skipped(c.source_path, f"duplicate of article {c.article_id} (indexed from {chosen[c.article_id].source_path})")
+        for c in candidates
+        if chosen[c.article_id] is not c
+    ]
+    return chosen, duplicates
+
+
+def _remove_gone(
+    store: ChunkStore, states: dict[str, ArticleState], chosen: dict[str, _Candidate], unchanged: list[_Candidate]
+) -> list[str]:
+    """Delete articles no longer in the corpus, and leftovers of interrupted updates; returns the deleted ids."""
+    deleted = sorted(set(states) - set(chosen))
+    for article_id in deleted:
+        store.delete_article(article_id)
+    for cand in unchanged:
+        if states[cand.article_id].stale_ids:
+            store.delete_chunks(states[cand.article_id].stale_ids)
+    return deleted
 
 
 def _embed(embeddings: Embedder, texts: list[str]) -> np.ndarray:
