@@ -22,6 +22,7 @@ LIST_LIMIT = 200
 LIST_HEADERS = ["ID", "When (UTC)", "Question", "Checker", "Flags", "Reviewed"]
 ID_CHARS = 8
 FILTER_CHOICES = [("Flagged", "flagged"), ("Unreviewed", "unreviewed"), ("All", "all")]
+QUICK = dict(api_visibility="private", show_progress="hidden")
 LABEL_CHOICES = [(R.REVIEW_LABEL_NAMES[label], label) for label in REVIEW_LABELS]
 
 
@@ -69,80 +70,91 @@ def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Calla
         with gr.Blocks(title="hubchat · editors' review", analytics_enabled=False) as page:
             gr.HTML(R.review_disabled_html(ui.editor_user_env, ui.editor_password_env), js_on_load=None)
         return page, None
-
-    quick = dict(api_visibility="private", show_progress="hidden")
-
     with gr.Blocks(title="hubchat · editors' review", analytics_enabled=False) as page:
         gr.HTML(A.REVIEW_HEADER_HTML, js_on_load=None)
-        with gr.Row(equal_height=True):
-            which = gr.Radio(FILTER_CHOICES, value="flagged", label="Show", scale=3, elem_id="hc-which")
-            refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="hc-refresh")
-            export = gr.Button("Export verdicts as CSV", size="sm", scale=1, elem_id="hc-export-csv")
-        csv_link = gr.HTML("", elem_id="hc-csv", js_on_load=None)
-        table = gr.Dataframe(
-            headers=LIST_HEADERS, datatype=["str"] * len(LIST_HEADERS), interactive=False, wrap=True,
-            latex_delimiters=[], max_height=320, elem_id="hc-answers", label="Recent answers (newest first); click one to review it",
-            column_widths=["9%", "13%", "44%", "12%", "13%", "9%"],
-        )
-        ids = gr.State([])
-        selected = gr.State(None)
-
-        def list_answers(which_: str):
-            found = records.answers(which_ or "all", limit=LIST_LIMIT)
-            return gr.update(value=[_row(r) for r in found] or None), [r.id for r in found]
-
-        for trigger in (page.load, which.change, refresh.click):
-            trigger(list_answers, [which], [table, ids], **quick)
-
-        def pick(ids_: list[str], evt: gr.SelectData):
-            # The clicked row's own ID cell decides, not its position: the list may have been refreshed meanwhile.
-            prefix = str((evt.row_value or [""])[0])
-            if not prefix:
-                return None
-            return next((i for i in ids_ if i.startswith(prefix)), None) or records.find_answer_id(prefix)
-
-        table.select(pick, [ids], [selected], **quick)
-
-        def export_csv():
-            # Inline, through this logged-in page: a file handed to Gradio would land in its cache folder, which
-            # every mounted Gradio app (the public chat too) serves.
-            return R.csv_download_html(records.verdicts_csv(), "hubchat-verdicts.csv")
-
-        export.click(export_csv, None, [csv_link], **quick)
-
-        # No component keys: returning to an answer shows its saved verdicts, never an earlier unsaved choice.
-        @gr.render(inputs=[selected])
-        def show(answer_id):
-            record = records.answer(answer_id) if answer_id else None
-            if record is None:
-                gr.HTML('<p class="hc-hint">Pick an answer in the list to review its sentences.</p>', js_on_load=None)
-                return
-            gr.HTML(R.review_answer_html(record), elem_id="hc-review-answer", js_on_load=None)
-            if not record.sentences:
-                gr.HTML('<p class="hc-hint">This answer has no sentences to review (a refusal).</p>', js_on_load=None)
-            for sentence in record.sentences:
-                with gr.Group(elem_classes="hc-sentence-box"):
-                    info = gr.HTML(R.review_sentence_html(record, sentence), js_on_load=None)
-                    current = record.reviews.get(sentence.index)
-                    with gr.Row(equal_height=True):
-                        label = gr.Radio(
-                            LABEL_CHOICES, value=current.label if current else None, label="Editor verdict", scale=3,
-                            elem_id=f"hc-label-{sentence.index}",
-                        )
-                        note = gr.Textbox(
-                            value=current.note if current else "", label="Note", scale=3,
-                            elem_id=f"hc-note-{sentence.index}",
-                        )
-                        save = gr.Button("Save verdict", scale=1, elem_id=f"hc-save-{sentence.index}")
-
-                def save_verdict(label_: str | None, note_: str, request: gr.Request, index=sentence.index):
-                    if not label_:
-                        raise gr.Error("Choose a verdict first.", print_exception=False)
-                    records.set_verdict(answer_id, index, label_, note_ or "", editor=getattr(request, "username", None) or "")
-                    fresh = records.answer(answer_id)
-                    gr.Info("Verdict saved.")
-                    return R.review_sentence_html(fresh, fresh.sentences[index])
-
-                save.click(save_verdict, [label, note], [info], **quick)
-
+        selected = _answer_list(page, records)
+        _sentence_reviews(selected, records)
     return page, make_auth(settings)
+
+
+def _answer_list(page: gr.Blocks, records: Records) -> gr.State:
+    """The list of recent answers with its filter, refresh and CSV export; returns the selected answer's id."""
+    with gr.Row(equal_height=True):
+        which = gr.Radio(FILTER_CHOICES, value="flagged", label="Show", scale=3, elem_id="hc-which")
+        refresh = gr.Button("Refresh", size="sm", scale=1, elem_id="hc-refresh")
+        export = gr.Button("Export verdicts as CSV", size="sm", scale=1, elem_id="hc-export-csv")
+    csv_link = gr.HTML("", elem_id="hc-csv", js_on_load=None)
+    table = gr.Dataframe(
+        headers=LIST_HEADERS, datatype=["str"] * len(LIST_HEADERS), interactive=False, wrap=True,
+        latex_delimiters=[], max_height=320, elem_id="hc-answers", label="Recent answers (newest first); click one to review it",
+        column_widths=["9%", "13%", "44%", "12%", "13%", "9%"],
+    )
+    ids = gr.State([])
+    selected = gr.State(None)
+
+    def list_answers(which_: str):
+        found = records.answers(which_ or "all", limit=LIST_LIMIT)
+        return gr.update(value=[_row(r) for r in found] or None), [r.id for r in found]
+
+    for trigger in (page.load, which.change, refresh.click):
+        trigger(list_answers, [which], [table, ids], **QUICK)
+
+    def pick(ids_: list[str], evt: gr.SelectData):
+        # The clicked row's own ID cell decides, not its position: the list may have been refreshed meanwhile.
+        prefix = str((evt.row_value or [""])[0])
+        if not prefix:
+            return None
+        return next((i for i in ids_ if i.startswith(prefix)), None) or records.find_answer_id(prefix)
+
+    table.select(pick, [ids], [selected], **QUICK)
+
+    def export_csv():
+        # Inline, through this logged-in page: a file handed to Gradio would land in its cache folder, which
+        # every mounted Gradio app (the public chat too) serves.
+        return R.csv_download_html(records.verdicts_csv(), "hubchat-verdicts.csv")
+
+    export.click(export_csv, None, [csv_link], **QUICK)
+    return selected
+
+
+def _sentence_reviews(selected: gr.State, records: Records) -> None:
+    """The selected answer, sentence by sentence, each with its cited passages and a verdict form."""
+
+    # No component keys: returning to an answer shows its saved verdicts, never an earlier unsaved choice.
+    @gr.render(inputs=[selected])
+    def show(answer_id):
+        record = records.answer(answer_id) if answer_id else None
+        if record is None:
+            gr.HTML('<p class="hc-hint">Pick an answer in the list to review its sentences.</p>', js_on_load=None)
+            return
+        gr.HTML(R.review_answer_html(record), elem_id="hc-review-answer", js_on_load=None)
+        if not record.sentences:
+            gr.HTML('<p class="hc-hint">This answer has no sentences to review (a refusal).</p>', js_on_load=None)
+        for sentence in record.sentences:
+            _verdict_form(record, sentence, records)
+
+
+def _verdict_form(record, sentence, records: Records) -> None:
+    """One sentence's review box: what the checker found, and the editor's verdict with a note."""
+    answer_id = record.id
+    with gr.Group(elem_classes="hc-sentence-box"):
+        info = gr.HTML(R.review_sentence_html(record, sentence), js_on_load=None)
+        current = record.reviews.get(sentence.index)
+        with gr.Row(equal_height=True):
+            label = gr.Radio(
+                LABEL_CHOICES, value=current.label if current else None, label="Editor verdict", scale=3,
+                elem_id=f"hc-label-{sentence.index}",
+            )
+            note = gr.Textbox(value=current.note if current else "", label="Note", scale=3, elem_id=f"hc-note-{sentence.index}")
+            save = gr.Button("Save verdict", scale=1, elem_id=f"hc-save-{sentence.index}")
+
+    def save_verdict(label_: str | None, note_: str, request: gr.Request, index=sentence.index):
+        if not label_:
+            raise gr.Error("Choose a verdict first.", print_exception=False)
+        editor = request.username if request is not None and request.username else ""
+        records.set_verdict(answer_id, index, label_, note_ or "", editor=editor)
+        fresh = records.answer(answer_id)
+        gr.Info("Verdict saved.")
+        return R.review_sentence_html(fresh, fresh.sentences[index])
+
+    save.click(save_verdict, [label, note], [info], **QUICK)
