@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hubchat.checking.support import (
+    PassageSentences,
+    Segment,
     Span,
     Terms,
     best_span,
@@ -262,6 +264,23 @@ def check_citations(
         raise ValueError(f"need 0 <= weak_threshold ({weak_threshold}) <= supported_threshold ({supported_threshold}) <= 1")
     bare, groups, issues = _scan(answer, len(passages))
     segments = split_sentences(bare)
+    owners = _assign_markers(segments, groups, issues)
+    text, bare_to_clean, marks = _render(bare, groups)
+    refusal = strip_markers(refusal_text or "")
+    rows = _rows(bare, segments, groups, owners, marks, bare_to_clean, _refusal_sentences(refusal))
+    sentences = _embed_rows(rows, passages, embed)
+    checks = [
+        _sentence_check(i, r, text, passages, sentences, supported_threshold, weak_threshold) for i, r in enumerate(rows)
+    ]
+    whole_is_refusal = bool(refusal.strip()) and _normalise(bare) == _normalise(refusal)
+    verdict = _answer_verdict(checks, [r.refusal for r in rows], whole_is_refusal)
+    cited_numbers = tuple(dict.fromkeys(n for g in groups for n in g.kept))
+    issues.sort(key=lambda issue: issue.position)
+    return CitationReport(text, tuple(checks), tuple(issues), cited_numbers, verdict)
+
+
+def _assign_markers(segments: Sequence[Segment], groups: list[_Group], issues: list[CitationMarkerIssue]) -> list[int]:
+    """Which sentence each marker belongs to; a number cited twice in one sentence is kept once (and reported)."""
     starts = [seg.start for seg in segments]
     # A marker belongs to the last sentence starting before it (the first one if it opens the answer).
     owners = [max(bisect_left(starts, g.anchor) - 1, 0) for g in groups]
@@ -273,10 +292,23 @@ def check_citations(
             else:
                 seen[owner].add(n)
                 g.kept.append(n)
-    text, bare_to_clean, marks = _render(bare, groups)
+    return owners
 
-    refusal = strip_markers(refusal_text or "")
-    refusal_sentences = {_normalise(refusal[seg.start : seg.end]) for seg in split_sentences(refusal)}
+
+def _refusal_sentences(refusal: str) -> set[str]:
+    return {_normalise(refusal[seg.start : seg.end]) for seg in split_sentences(refusal)}
+
+
+def _rows(
+    bare: str,
+    segments: Sequence[Segment],
+    groups: list[_Group],
+    owners: list[int],
+    marks: list[tuple[int, int]],
+    bare_to_clean: list[int],
+    refusal_sentences: set[str],
+) -> list[_Row]:
+    """Each sentence placed in the cleaned text with its markers, its citations, terms and refusal flag."""
     rows: list[_Row] = []
     for i, seg in enumerate(segments):
         row = _Row(bare_to_clean[seg.start], bare_to_clean[seg.end - 1] + 1, bare[seg.start : seg.end], seg.kind)
@@ -287,7 +319,13 @@ def check_citations(
         row.refusal = _is_refusal(row.claim, refusal_sentences)
         row.terms = claim_terms(row.claim)
         rows.append(row)
+    return rows
 
+
+def _embed_rows(
+    rows: list[_Row], passages: Sequence[Passage], embed: Callable[[list[str]], np.ndarray] | None
+) -> dict[int, PassageSentences]:
+    """The cited passages cut into sentences; with an embedder, the claims and candidate sentences embedded at once."""
     to_score = [r for r in rows if r.cited and not r.refusal and r.terms.content]
     sentences = {n: passage_sentences(passages[n - 1]) for n in sorted({n for r in to_score for n in r.cited})}
     if embed is not None and to_score:
@@ -296,34 +334,34 @@ def check_citations(
         )
         for r, vec, per_passage in zip(to_score, claim_vecs, sentence_vecs):
             r.vector, r.sentence_vecs = vec, per_passage
+    return sentences
 
-    checks: list[SentenceCheck] = []
-    for r in rows:
-        supports: tuple[SpanSupport, ...] = ()
-        best = 0.0
-        if r.cited and not r.refusal and r.terms.content:
-            spans = [
-                best_span(r.terms, sentences[n], r.vector, r.sentence_vecs[k] if r.sentence_vecs else None)
-                for k, n in enumerate(r.cited)
-            ]
-            supports = tuple(_support(n, passages[n - 1], span) for n, span in zip(r.cited, spans))
-            best = max(max(span.score for span in spans), _joint(r.terms, spans))
-            verdict: Verdict = (
-                "supported" if best >= supported_threshold else "weak" if best >= weak_threshold else "unsupported"
-            )
-        elif r.cited or r.refusal or not _is_factual(r.claim, r.kind):
-            verdict = "not_a_claim"
-        else:
-            verdict = "uncited"
-        checks.append(
-            SentenceCheck(len(checks), text[r.start : r.end], r.start, r.end, tuple(r.cited), supports, verdict, best)
-        )
 
-    whole_is_refusal = bool(refusal.strip()) and _normalise(bare) == _normalise(refusal)
-    verdict = _answer_verdict(checks, [r.refusal for r in rows], whole_is_refusal)
-    cited_numbers = tuple(dict.fromkeys(n for g in groups for n in g.kept))
-    issues.sort(key=lambda issue: issue.position)
-    return CitationReport(text, tuple(checks), tuple(issues), cited_numbers, verdict)
+def _sentence_check(
+    index: int,
+    r: _Row,
+    text: str,
+    passages: Sequence[Passage],
+    sentences: dict[int, PassageSentences],
+    supported_threshold: float,
+    weak_threshold: float,
+) -> SentenceCheck:
+    """One sentence's verdict: scored against what it cites, or judged as uncited or as no claim at all."""
+    supports: tuple[SpanSupport, ...] = ()
+    best = 0.0
+    if r.cited and not r.refusal and r.terms.content:
+        spans = [
+            best_span(r.terms, sentences[n], r.vector, r.sentence_vecs[k] if r.sentence_vecs else None)
+            for k, n in enumerate(r.cited)
+        ]
+        supports = tuple(_support(n, passages[n - 1], span) for n, span in zip(r.cited, spans))
+        best = max(max(span.score for span in spans), _joint(r.terms, spans))
+        verdict: Verdict = "supported" if best >= supported_threshold else "weak" if best >= weak_threshold else "unsupported"
+    elif r.cited or r.refusal or not _is_factual(r.claim, r.kind):
+        verdict = "not_a_claim"
+    else:
+        verdict = "uncited"
+    return SentenceCheck(index, text[r.start : r.end], r.start, r.end, tuple(r.cited), supports, verdict, best)
 
 
 @dataclass
