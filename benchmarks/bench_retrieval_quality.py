@@ -38,7 +38,8 @@ from benchmarks.results import write_section  # noqa: E402
 from hubchat.config import RetrievalSettings, Settings
 from hubchat.index.embeddings import LocalOnnxEmbeddings
 from hubchat.index.lexical import LexicalIndex
-from hubchat.index.store import ChunkStore, chunk_metadata
+from hubchat.index.metadata import chunk_metadata
+from hubchat.index.store import ChunkStore
 from hubchat.ingest.chunking import embedding_text
 from hubchat.retrieval.hybrid import FUSIONS, HybridRetriever, ndcg_at_k, recall_at_k
 from hubchat.types import Chunk

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from hubchat.config import Settings
-from hubchat.index.store import ArticleState, ArticleVersion, ChunkStore
+from hubchat.index.articles import ArticleState, ArticleVersion
+from hubchat.index.store import ChunkStore
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import (
     FORMAT_PREFERENCE,
