@@ -324,17 +324,17 @@ def test_every_article_has_several_chunks(store):
     assert len(per_article) == 4 and min(per_article.values()) >= 2
 
 
-@pytest.mark.parametrize(
-    "filters, allowed",
-    [
-        (Filters(tags=("speech",)), {"/compare/speech-to-text"}),
-        (Filters(tags=("regulation", "rag")), {"/insights/gpu-export-controls", "/guides/vector-databases"}),
-        (Filters(since="2025-01-01"), {"/guides/local-llms", "/insights/gpu-export-controls"}),
-        (Filters(since="2024-06-01", until="2025-06-30"), {"/guides/local-llms", "/compare/speech-to-text"}),
-        (Filters(article_ids=("/guides/vector-databases",)), {"/guides/vector-databases"}),
-        (Filters(tags=("local-llm",), until="2024-12-31"), {"/compare/speech-to-text"}),
-    ],
-)
+FILTER_CASES = [
+    (Filters(tags=("speech",)), {"/compare/speech-to-text"}),
+    (Filters(tags=("regulation", "rag")), {"/insights/gpu-export-controls", "/guides/vector-databases"}),
+    (Filters(since="2025-01-01"), {"/guides/local-llms", "/insights/gpu-export-controls"}),
+    (Filters(since="2024-06-01", until="2025-06-30"), {"/guides/local-llms", "/compare/speech-to-text"}),
+    (Filters(article_ids=("/guides/vector-databases",)), {"/guides/vector-databases"}),
+    (Filters(tags=("local-llm",), until="2024-12-31"), {"/compare/speech-to-text"}),
+]
+
+
+@pytest.mark.parametrize("filters, allowed", FILTER_CASES)
 def test_filters_apply_in_both_retrievers(store, embedder, filters, allowed):
     retriever = _retriever(store, embedder)
     # A question whose words occur in every article, so an unfiltered search would return all four.
@@ -461,10 +461,18 @@ def test_lexical_coverage_is_the_idf_share_of_query_terms_in_the_best_chunk(stor
     assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)
 
 
+def _passes(chunk: Chunk, filters: Filters) -> bool:
+    """The filter rules written out per chunk (ISO dates compare as strings), to check the vectorised ones."""
+    return (
+        (not filters.tags or bool(set(filters.tags) & set(chunk.tags)))
+        and (not filters.since or chunk.date[:10] >= filters.since)
+        and (not filters.until or chunk.date[:10] <= filters.until)
+        and (not filters.article_ids or chunk.article_id in filters.article_ids)
+    )
+
+
 def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
     from hubchat.index.lexical import LexicalIndex
-    from hubchat.index.store import filter_mask, matches
-    from hubchat.types import Chunk, Filters
 
     chunks = [
         Chunk(id=f"c{i}", article_id=f"/a/{i % 3}", ordinal=i, text=f"text {i}", start=0, end=6, title="t",
@@ -479,5 +487,16 @@ def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
         Filters(article_ids=("/a/1",), tags=("gpus",)),
         Filters(tags=("missing",)),
     ]:
-        expected = [float(matches(c, filters)) for c in chunks]
-        assert filter_mask(index, filters).tolist() == expected, filters
+        expected = [float(_passes(c, filters)) for c in chunks]
+        assert index.filter_columns.mask(filters).tolist() == expected, filters
+
+
+@pytest.mark.parametrize("filters", [f for f, _ in FILTER_CASES] + [Filters(tags=("no-such-tag",))])
+def test_the_chroma_where_clause_and_the_lexical_mask_keep_the_same_chunks(store, filters):
+    from hubchat.index.filters import chroma_where
+
+    by_chroma = set(store.collection.get(where=chroma_where(filters), include=[])["ids"])
+    lexical = store.lexical
+    by_mask = {c.id for c, keep in zip(lexical.chunks, lexical.filter_columns.mask(filters)) if keep}
+    assert by_chroma == by_mask
+    assert by_mask == {c.id for c in lexical.chunks if _passes(c, filters)}

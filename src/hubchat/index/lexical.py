@@ -14,13 +14,14 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from hubchat.types import Chunk
+from hubchat.index.filters import FilterColumns
+from hubchat.types import Chunk, Filters
 
 log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG when imported, which would print every index build.
@@ -81,11 +82,18 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
+    @cached_property
+    def filter_columns(self) -> FilterColumns:
+        """The chunks' filtered metadata as arrays; built on the first filtered search, then kept."""
+        return FilterColumns(self.chunks)
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[Chunk, float]]:
         """Top-k chunks by BM25 score; chunks with a zero score (no query term) are never returned.
 
         Args:
-            mask: optional 0/1 array over the index order; 0 excludes a chunk (metadata filters).
+            query: the question, tokenised like the chunks.
+            k: how many chunks at most.
+            filters: metadata filters; a chunk failing them scores 0 (see `hubchat.index.filters`).
         """
         if self.retriever is None or k <= 0:
             return []
@@ -93,8 +101,8 @@ class LexicalIndex:
         if not tokens:
             return []
         scores = self.retriever.get_scores(tokens)
-        if mask is not None:
-            scores = scores * mask
+        if filters is not None and not filters.is_empty():
+            scores = scores * self.filter_columns.mask(filters)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

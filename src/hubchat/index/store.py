@@ -19,91 +19,19 @@ from hubchat.errors import IndexError_
 from hubchat.index.articles import ArticleState, ArticleVersion, states_from_records
 from hubchat.index.chroma_client import make_chroma_client
 from hubchat.index.chroma_embedding import as_chroma_embedding_function
+from hubchat.index.filters import chroma_where
 from hubchat.index.lexical import LexicalIndex, fingerprint
 from hubchat.index.manifest import read_manifest, write_manifest
 from hubchat.index.metadata import (
     SCHEMA_VERSION,
     chunk_from_record,
     chunk_metadata,
-    date_num,
 )
 from hubchat.types import Chunk, Filters
 
 log = logging.getLogger(__name__)
 
 _GET_PAGE = 5000
-
-
-def chroma_where(filters: Filters | None) -> dict | None:
-    """The same filters as `matches`, in Chroma's where syntax."""
-    if filters is None or filters.is_empty():
-        return None
-    clauses: list[dict] = []
-    if filters.tags:
-        tag_clauses = [{f"tag:{t}": True} for t in filters.tags]
-        clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else {"$or": tag_clauses})
-    if filters.since:
-        clauses.append({"date_num": {"$gte": date_num(filters.since)}})
-    if filters.until:
-        clauses.append({"date_num": {"$lte": date_num(filters.until)}})
-    if filters.article_ids:
-        clauses.append({"article_id": {"$in": list(filters.article_ids)}})
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def matches(chunk: Chunk, filters: Filters | None) -> bool:
-    """Whether a chunk passes the filters (the lexical side of `chroma_where`)."""
-    if filters is None or filters.is_empty():
-        return True
-    if filters.tags and not set(filters.tags) & set(chunk.tags):
-        return False
-    num = date_num(chunk.date)
-    if filters.since and num < date_num(filters.since):
-        return False
-    if filters.until and num > date_num(filters.until):
-        return False
-    if filters.article_ids and chunk.article_id not in filters.article_ids:
-        return False
-    return True
-
-
-class _FilterColumns:
-    """The lexical index's chunk metadata as arrays, built once per index, so a filter is a few vector ops."""
-
-    def __init__(self, chunks: Sequence[Chunk]):
-        self.dates = np.fromiter((date_num(c.date) for c in chunks), dtype=np.int64, count=len(chunks))
-        self.articles = np.array([c.article_id for c in chunks], dtype=object)
-        self.tags: dict[str, np.ndarray] = {}
-        for i, chunk in enumerate(chunks):
-            for tag in chunk.tags:
-                self.tags.setdefault(tag, np.zeros(len(chunks), dtype=bool))[i] = True
-
-
-_columns: dict[int, tuple[object, _FilterColumns]] = {}
-
-
-def filter_mask(index: LexicalIndex, filters: Filters) -> np.ndarray:
-    """0/1 over the index order: the same test as `matches`, vectorised."""
-    cached = _columns.get(id(index))
-    if cached is None or cached[0] is not index:
-        _columns.clear()  # one live index per process is the norm; never keep a replaced one alive
-        cached = (index, _FilterColumns(index.chunks))
-        _columns[id(index)] = cached
-    cols = cached[1]
-    keep = np.ones(len(index), dtype=bool)
-    if filters.tags:
-        any_tag = np.zeros(len(index), dtype=bool)
-        for tag in filters.tags:
-            if tag in cols.tags:
-                any_tag |= cols.tags[tag]
-        keep &= any_tag
-    if filters.since:
-        keep &= cols.dates >= date_num(filters.since)
-    if filters.until:
-        keep &= cols.dates <= date_num(filters.until)
-    if filters.article_ids:
-        keep &= np.isin(cols.articles, list(filters.article_ids))
-    return keep.astype(np.float32)
 
 
 class ChunkStore:
@@ -301,11 +229,8 @@ class ChunkStore:
         return out
 
     def lexical_search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[Chunk, float]]:
-        index = self.lexical
-        mask = None
-        if filters is not None and not filters.is_empty():
-            mask = filter_mask(index, filters)
-        return index.search(query, k, mask)
+        """Top-k chunks by BM25 score (see `LexicalIndex.search`)."""
+        return self.lexical.search(query, k, filters)
 
     def vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The stored vectors of these chunks: (ids found, matrix with one row per found id)."""
