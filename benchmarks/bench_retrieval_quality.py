@@ -188,13 +188,7 @@ def product_runs(retrievers: dict[str, HybridRetriever], queries: dict[str, str]
 
 def lexical_variant(chunks: Sequence[Chunk], k1: float, b: float, method: str) -> LexicalIndex:
     """hubchat's LexicalIndex (same tokenizer and indexed text) with other BM25 parameters."""
-    import bm25s
-
-    from hubchat.index.lexical import lexical_text, tokenize
-
-    retriever = bm25s.BM25(k1=k1, b=b, method=method)
-    retriever.index(tokenize([lexical_text(c) for c in chunks]), show_progress=False)
-    return LexicalIndex(chunks, retriever)
+    return LexicalIndex.build(chunks, k1=k1, b=b, method=method)
 
 
 def two_fold(qids: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -454,11 +454,36 @@ def test_lexical_coverage_is_the_idf_share_of_query_terms_in_the_best_chunk(stor
     expected = max(sum(idf[t] for t in terms if t in ts) for ts in term_sets) / sum(idf.values())
     assert 0 < expected < 1  # "peru" is in no chunk
     assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)
-    # The binary-search path (sorted postings) and the plain membership test agree.
-    doc_freq, sorted_postings = retriever._term_stats()
-    assert sorted_postings
-    retriever._term_stats = lambda: (doc_freq, False)
-    assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)
+
+
+def test_the_lexical_index_reports_term_presence_and_document_frequencies(store, tmp_path):
+    import numpy as np
+
+    from hubchat.index.lexical import LexicalIndex, lexical_text, tokenize
+
+    index = store.lexical
+    term_sets = [set(tokenize([lexical_text(c)])[0]) for c in index.chunks]
+    terms = ["ollama", "port", "model", "peru", "11434"]
+    positions = np.arange(len(index))[::-1]  # any order
+    expected = [[t in term_sets[p] for t in terms] for p in positions]
+    assert index.term_presence(terms, positions).tolist() == expected
+    assert index.document_frequencies(terms).tolist() == [sum(t in ts for ts in term_sets) for t in terms]
+    index.save(tmp_path / "lexical")
+    loaded = LexicalIndex.load(tmp_path / "lexical")
+    assert loaded.term_presence(terms, positions).tolist() == expected
+    assert loaded.document_frequencies(terms).tolist() == index.document_frequencies(terms).tolist()
+
+
+def test_a_lexical_index_saved_in_an_older_format_is_not_loaded(store, tmp_path):
+    import json
+
+    from hubchat.index.lexical import FORMAT_VERSION, LexicalIndex
+
+    store.lexical.save(tmp_path / "lexical")
+    meta_path = tmp_path / "lexical" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "format": FORMAT_VERSION - 1}))
+    assert LexicalIndex.load(tmp_path / "lexical") is None
 
 
 def _passes(chunk: Chunk, filters: Filters) -> bool:

@@ -153,9 +153,6 @@ class HybridRetriever:
         self.min_lexical_coverage = float(
             settings.min_lexical_coverage if min_lexical_coverage is None else min_lexical_coverage
         )
-        self._term_stats_for: str | None = None
-        self._doc_freq: np.ndarray | None = None
-        self._sorted_postings = False
 
     # ---- the two retrievers ------------------------------------------------------------------------------
 
@@ -261,44 +258,19 @@ class HybridRetriever:
         """
         index = self.store.lexical
         terms = list(dict.fromkeys(tokenize([query])[0]))
-        if not terms or not candidates or index.retriever is None:
+        if not terms or not candidates or len(index) == 0:
             return 0.0
-        doc_freq, sorted_postings = self._term_stats()
-        retriever = index.retriever
-        n = len(index)
-        vocab = retriever.vocab_dict
-        ids = [vocab.get(t) for t in terms]
-        df = np.array([doc_freq[i] if i is not None else 0 for i in ids], dtype=np.float64)
-        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        df = index.document_frequencies(terms).astype(np.float64)
+        idf = np.log1p((len(index) - df + 0.5) / (df + 0.5))
         positions = np.array([index.position[c.id] for c in candidates if c.id in index.position], dtype=np.int64)
         if positions.size == 0:
             return 0.0
-        indptr, indices = retriever.scores["indptr"], retriever.scores["indices"]
+        present = index.term_presence(terms, positions)
+        # Summed term by term, in query order, so the value does not depend on how a matrix product rounds.
         covered = np.zeros(positions.size, dtype=np.float64)
-        for term_id, weight in zip(ids, idf):
-            if term_id is None:
-                continue
-            postings = indices[indptr[term_id] : indptr[term_id + 1]]
-            if sorted_postings:  # binary search: a common term's postings can hold most of a large index
-                at = np.minimum(np.searchsorted(postings, positions), len(postings) - 1)
-                covered += weight * (postings[at] == positions)
-            else:
-                covered += weight * np.isin(positions, postings)
+        for j, weight in enumerate(idf):
+            covered += weight * present[:, j]
         return float(covered.max() / idf.sum())
-
-    def _term_stats(self) -> tuple[np.ndarray, bool]:
-        """Per vocabulary id, how many chunks contain the term (read off the BM25 index's column pointers), and
-        whether each term's chunk list is sorted (then membership is a binary search). Cached per index."""
-        index = self.store.lexical
-        if self._term_stats_for != index.fingerprint or self._doc_freq is None:
-            indptr = np.asarray(index.retriever.scores["indptr"], dtype=np.int64)
-            indices = np.asarray(index.retriever.scores["indices"])
-            # Sorted within every column: the order drops only where a new column starts.
-            drops = np.flatnonzero(np.diff(indices) <= 0) + 1
-            self._sorted_postings = bool(np.isin(drops, indptr).all())
-            self._doc_freq = np.diff(indptr)
-            self._term_stats_for = index.fingerprint
-        return self._doc_freq, self._sorted_postings
 
 
 # ---- follow-up condensing without a model -----------------------------------------------------------------
