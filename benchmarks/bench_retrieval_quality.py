@@ -137,7 +137,7 @@ def bench_settings(workdir: Path, collection: str, retrieval: RetrievalSettings 
 def build_store(chunks: Sequence[Chunk], vectors: np.ndarray, settings: Settings, embedder) -> ChunkStore:
     """A real embedded Chroma collection holding the chunks with hubchat's metadata, plus the lexical index.
 
-    Vectors are written directly (they are cached), in batches, with the same metadata `write_article` writes;
+    Vectors are written directly (they are cached), in batches, with the same metadata `write_articles` writes;
     the lexical index is then built by the store from what Chroma holds, as after an ingest.
     """
     store = ChunkStore(settings, embedder.name, embedder, dimension=embedder.dimension)

@@ -22,11 +22,7 @@ from hubchat.index.chroma_embedding import as_chroma_embedding_function
 from hubchat.index.filters import chroma_where
 from hubchat.index.lexical import LexicalIndex, fingerprint
 from hubchat.index.manifest import read_manifest, write_manifest
-from hubchat.index.metadata import (
-    SCHEMA_VERSION,
-    chunk_from_record,
-    chunk_metadata,
-)
+from hubchat.index.metadata import SCHEMA_VERSION, chunk_from_record, chunk_metadata
 from hubchat.types import Chunk, Filters
 
 log = logging.getLogger(__name__)
@@ -41,6 +37,7 @@ class ChunkStore:
         settings: where the index lives and which Chroma to use.
         embedding_name: the embedding model's name; an index built with another model is refused.
         embeddings: the LangChain embeddings, handed to Chroma as its embedding function.
+        dimension: the embedding size, recorded on a new collection.
     """
 
     def __init__(self, settings: Settings, embedding_name: str, embeddings=None, dimension: int | None = None):
@@ -130,11 +127,7 @@ class ChunkStore:
 
     # ---- writing -----------------------------------------------------------------------------------------
 
-    def write_article(self, chunks: Sequence[Chunk], vectors: np.ndarray, *, source_path: str, version_key: str) -> None:
-        """Store one article version (see `write_articles`)."""
-        self.write_articles([ArticleVersion(tuple(chunks), vectors, source_path, version_key)])
-
-    def write_articles(self, versions: Sequence["ArticleVersion"]) -> None:
+    def write_articles(self, versions: Sequence[ArticleVersion]) -> None:
         """Store whole article versions: add the new chunks first, then drop any other version's chunks.
 
         Adding before deleting means an interrupted update leaves the old version searchable; the next ingest
@@ -240,13 +233,6 @@ class ChunkStore:
         if got["embeddings"] is None or len(got["ids"]) == 0:
             return [], np.zeros((0, 0), dtype=np.float32)
         return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
-
-    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
-        by_id = {c.id: c for c in self.lexical.chunks}
-        return [by_id[i] for i in ids if i in by_id]
-
-    def article_ids(self) -> list[str]:
-        return sorted({c.article_id for c in self.lexical.chunks})
 
     def tags(self) -> list[str]:
         return sorted({t for c in self.lexical.chunks for t in c.tags})
