@@ -11,21 +11,14 @@ import pytest
 
 from hubchat.config import RetrievalSettings, Settings
 from hubchat.errors import InputError
+from hubchat.eval.metrics import ndcg_at_k, recall_at_k
 from hubchat.index.embeddings import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
-from hubchat.retrieval.hybrid import (
-    HybridRetriever,
-    RetrievalResult,
-    cap_per_article,
-    condense_heuristic,
-    fuse,
-    fuse_scores,
-    is_followup,
-    ndcg_at_k,
-    recall_at_k,
-)
-from hubchat.types import Chunk, Filters, Passage, Turn
+from hubchat.retrieval.condense import condense_heuristic, is_followup
+from hubchat.retrieval.fusion import cap_per_article, fuse, fuse_scores
+from hubchat.retrieval.hybrid import HybridRetriever
+from hubchat.types import Chunk, Filters, Passage, RetrievalResult, Turn
 
 # ---- fusion (pure) -----------------------------------------------------------------------------------------
 

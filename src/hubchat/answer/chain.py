@@ -21,7 +21,8 @@ from hubchat.config import Settings
 from hubchat.errors import InputError
 from hubchat.generation.backends import backend_errors, backend_label, build_chat_model
 from hubchat.generation.prompts import Prompts, load_prompts
-from hubchat.retrieval.hybrid import HybridRetriever, condense_heuristic
+from hubchat.retrieval.condense import condense_heuristic
+from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.types import (
     FLAGGED_VERDICTS,
     AnswerEvent,
