@@ -4,7 +4,7 @@ the real corpus.
 For every answerable gold question (single, multi, both questions of a follow-up pair), recall@5 is the share of
 its supporting articles found among the articles of the top-5 passages. The second question of a follow-up pair
 is searched the way the product searches it without a chat model: rewritten by
-`hubchat.retrieval.condense_heuristic` from its history. The same questions are also searched raw, without their
+`hubchat.retrieval.condense.condense_heuristic` from its history. The same questions are also searched raw, without their
 history, to show what condensing is worth. For refusal questions the figure is how often retrieval itself says
 "nothing relevant" (`RetrievalResult.relevant` is False); for the answerable ones, how often it says relevant.
 
@@ -36,7 +36,8 @@ from benchmarks.machine import (
     machine_info,  # noqa: E402  (run as a script from the repository root)
 )
 from benchmarks.results import write_section  # noqa: E402
-from hubchat.retrieval.hybrid import HybridRetriever, condense_heuristic
+from hubchat.retrieval.condense import condense_heuristic
+from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.types import Turn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

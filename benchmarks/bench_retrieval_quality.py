@@ -2,9 +2,9 @@
 
 What is measured is the product's own code: documents become `hubchat.types.Chunk`s (title + abstract, one
 passage per document, chunk id = document id), their vectors come from `LocalOnnxEmbeddings` over
-`hubchat.chunking.embedding_text`, they are written to a real Chroma collection with `hubchat.index.store`'s metadata,
-the BM25 index is `hubchat.lexical.LexicalIndex` over `lexical_text`, and the three rankings come from
-`hubchat.retrieval.HybridRetriever` (`lexical`, `dense`, `retrieve`) with the product's `RetrievalSettings`.
+`hubchat.chunking.embedding_text`, they are written to a real Chroma collection with `hubchat.index.metadata`'s metadata,
+the BM25 index is `hubchat.index.lexical.LexicalIndex` over `lexical_text`, and the three rankings come from
+`hubchat.retrieval.hybrid.HybridRetriever` (`lexical`, `dense`, `retrieve`) with the product's `RetrievalSettings`.
 
 Usage (from the repository root):
 
@@ -36,11 +36,14 @@ from benchmarks.machine import (
 )
 from benchmarks.results import write_section  # noqa: E402
 from hubchat.config import RetrievalSettings, Settings
+from hubchat.eval.metrics import ndcg_at_k, recall_at_k
 from hubchat.index.lexical import LexicalIndex
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
-from hubchat.index.store import ChunkStore, chunk_metadata
+from hubchat.index.metadata import chunk_metadata
+from hubchat.index.store import ChunkStore
 from hubchat.ingest.chunking import embedding_text
-from hubchat.retrieval.hybrid import FUSIONS, HybridRetriever, ndcg_at_k, recall_at_k
+from hubchat.retrieval.fusion import FUSIONS
+from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.types import Chunk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +139,7 @@ def bench_settings(workdir: Path, collection: str, retrieval: RetrievalSettings 
 def build_store(chunks: Sequence[Chunk], vectors: np.ndarray, settings: Settings, embedder) -> ChunkStore:
     """A real embedded Chroma collection holding the chunks with hubchat's metadata, plus the lexical index.
 
-    Vectors are written directly (they are cached), in batches, with the same metadata `write_article` writes;
+    Vectors are written directly (they are cached), in batches, with the same metadata `write_articles` writes;
     the lexical index is then built by the store from what Chroma holds, as after an ingest.
     """
     store = ChunkStore(settings, embedder.name, embedder, dimension=embedder.dimension)
@@ -187,13 +190,7 @@ def product_runs(retrievers: dict[str, HybridRetriever], queries: dict[str, str]
 
 def lexical_variant(chunks: Sequence[Chunk], k1: float, b: float, method: str) -> LexicalIndex:
     """hubchat's LexicalIndex (same tokenizer and indexed text) with other BM25 parameters."""
-    import bm25s
-
-    from hubchat.index.lexical import lexical_text, tokenize
-
-    retriever = bm25s.BM25(k1=k1, b=b, method=method)
-    retriever.index(tokenize([lexical_text(c) for c in chunks]), show_progress=False)
-    return LexicalIndex(chunks, retriever)
+    return LexicalIndex.build(chunks, k1=k1, b=b, method=method)
 
 
 def two_fold(qids: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -213,11 +210,11 @@ def explore(store: ChunkStore, embedder, data: BeirSet, vectors: np.ndarray, bas
     """Sweep BM25 parameters and both fusion methods on precomputed rankings; returns Markdown lines.
 
     Rankings are computed once per retriever (dense from the Chroma store at depth 200, BM25 per parameter
-    set), then fused with `hubchat.retrieval.fuse` / `fuse_scores` exactly as `retrieve` does (cosines of
+    set), then fused with `hubchat.retrieval.fusion.fuse` / `fuse_scores` exactly as `retrieve` does (cosines of
     lexical-only candidates from the document vectors, BM25 floor 0). With one passage per document the
     per-article cap never binds.
     """
-    from hubchat.retrieval.hybrid import fuse, fuse_scores
+    from hubchat.retrieval.fusion import fuse, fuse_scores
 
     qids = list(data.queries)
     half_a, half_b = two_fold(qids)
@@ -312,7 +309,7 @@ def floor_cases(settings: Settings, gold_files: Sequence[Path], workdir: Path, e
     Follow-ups are condensed with `condense_heuristic` first, as the extractive backend does.
     """
     from hubchat.ingest.pipeline import ingest
-    from hubchat.retrieval.hybrid import condense_heuristic
+    from hubchat.retrieval.condense import condense_heuristic
     from hubchat.types import Turn
 
     embedder = LocalOnnxEmbeddings(threads=settings.embeddings.threads, max_tokens=settings.embeddings.max_tokens)

@@ -19,7 +19,8 @@ from hubchat.generation.chat_generator import ChatModelGenerator
 from hubchat.generation.prompts import load_prompts
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
-from hubchat.retrieval.hybrid import HybridRetriever, condense_heuristic
+from hubchat.retrieval.condense import condense_heuristic
+from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.runtime import build_generator
 from hubchat.types import Filters, Turn
 

@@ -11,21 +11,14 @@ import pytest
 
 from hubchat.config import RetrievalSettings, Settings
 from hubchat.errors import InputError
+from hubchat.eval.metrics import ndcg_at_k, recall_at_k
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
-from hubchat.retrieval.hybrid import (
-    HybridRetriever,
-    RetrievalResult,
-    cap_per_article,
-    condense_heuristic,
-    fuse,
-    fuse_scores,
-    is_followup,
-    ndcg_at_k,
-    recall_at_k,
-)
-from hubchat.types import Chunk, Filters, Passage, Turn
+from hubchat.retrieval.condense import condense_heuristic, is_followup
+from hubchat.retrieval.fusion import cap_per_article, fuse, fuse_scores
+from hubchat.retrieval.hybrid import HybridRetriever
+from hubchat.types import Chunk, Filters, Passage, RetrievalResult, Turn
 
 # ---- fusion (pure) -----------------------------------------------------------------------------------------
 
@@ -324,17 +317,17 @@ def test_every_article_has_several_chunks(store):
     assert len(per_article) == 4 and min(per_article.values()) >= 2
 
 
-@pytest.mark.parametrize(
-    "filters, allowed",
-    [
-        (Filters(tags=("speech",)), {"/compare/speech-to-text"}),
-        (Filters(tags=("regulation", "rag")), {"/insights/gpu-export-controls", "/guides/vector-databases"}),
-        (Filters(since="2025-01-01"), {"/guides/local-llms", "/insights/gpu-export-controls"}),
-        (Filters(since="2024-06-01", until="2025-06-30"), {"/guides/local-llms", "/compare/speech-to-text"}),
-        (Filters(article_ids=("/guides/vector-databases",)), {"/guides/vector-databases"}),
-        (Filters(tags=("local-llm",), until="2024-12-31"), {"/compare/speech-to-text"}),
-    ],
-)
+FILTER_CASES = [
+    (Filters(tags=("speech",)), {"/compare/speech-to-text"}),
+    (Filters(tags=("regulation", "rag")), {"/insights/gpu-export-controls", "/guides/vector-databases"}),
+    (Filters(since="2025-01-01"), {"/guides/local-llms", "/insights/gpu-export-controls"}),
+    (Filters(since="2024-06-01", until="2025-06-30"), {"/guides/local-llms", "/compare/speech-to-text"}),
+    (Filters(article_ids=("/guides/vector-databases",)), {"/guides/vector-databases"}),
+    (Filters(tags=("local-llm",), until="2024-12-31"), {"/compare/speech-to-text"}),
+]
+
+
+@pytest.mark.parametrize("filters, allowed", FILTER_CASES)
 def test_filters_apply_in_both_retrievers(store, embedder, filters, allowed):
     retriever = _retriever(store, embedder)
     # A question whose words occur in every article, so an unfiltered search would return all four.
@@ -454,17 +447,50 @@ def test_lexical_coverage_is_the_idf_share_of_query_terms_in_the_best_chunk(stor
     expected = max(sum(idf[t] for t in terms if t in ts) for ts in term_sets) / sum(idf.values())
     assert 0 < expected < 1  # "peru" is in no chunk
     assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)
-    # The binary-search path (sorted postings) and the plain membership test agree.
-    doc_freq, sorted_postings = retriever._term_stats()
-    assert sorted_postings
-    retriever._term_stats = lambda: (doc_freq, False)
-    assert retriever.lexical_coverage(query, chunks) == pytest.approx(expected)
+
+
+def test_the_lexical_index_reports_term_presence_and_document_frequencies(store, tmp_path):
+    import numpy as np
+
+    from hubchat.index.lexical import LexicalIndex, lexical_text, tokenize
+
+    index = store.lexical
+    term_sets = [set(tokenize([lexical_text(c)])[0]) for c in index.chunks]
+    terms = ["ollama", "port", "model", "peru", "11434"]
+    positions = np.arange(len(index))[::-1]  # any order
+    expected = [[t in term_sets[p] for t in terms] for p in positions]
+    assert index.term_presence(terms, positions).tolist() == expected
+    assert index.document_frequencies(terms).tolist() == [sum(t in ts for ts in term_sets) for t in terms]
+    index.save(tmp_path / "lexical")
+    loaded = LexicalIndex.load(tmp_path / "lexical")
+    assert loaded.term_presence(terms, positions).tolist() == expected
+    assert loaded.document_frequencies(terms).tolist() == index.document_frequencies(terms).tolist()
+
+
+def test_a_lexical_index_saved_in_an_older_format_is_not_loaded(store, tmp_path):
+    import json
+
+    from hubchat.index.lexical import FORMAT_VERSION, LexicalIndex
+
+    store.lexical.save(tmp_path / "lexical")
+    meta_path = tmp_path / "lexical" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "format": FORMAT_VERSION - 1}))
+    assert LexicalIndex.load(tmp_path / "lexical") is None
+
+
+def _passes(chunk: Chunk, filters: Filters) -> bool:
+    """The filter rules written out per chunk (ISO dates compare as strings), to check the vectorised ones."""
+    return (
+        (not filters.tags or bool(set(filters.tags) & set(chunk.tags)))
+        and (not filters.since or chunk.date[:10] >= filters.since)
+        and (not filters.until or chunk.date[:10] <= filters.until)
+        and (not filters.article_ids or chunk.article_id in filters.article_ids)
+    )
 
 
 def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
     from hubchat.index.lexical import LexicalIndex
-    from hubchat.index.store import filter_mask, matches
-    from hubchat.types import Chunk, Filters
 
     chunks = [
         Chunk(id=f"c{i}", article_id=f"/a/{i % 3}", ordinal=i, text=f"text {i}", start=0, end=6, title="t",
@@ -479,5 +505,16 @@ def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
         Filters(article_ids=("/a/1",), tags=("gpus",)),
         Filters(tags=("missing",)),
     ]:
-        expected = [float(matches(c, filters)) for c in chunks]
-        assert filter_mask(index, filters).tolist() == expected, filters
+        expected = [float(_passes(c, filters)) for c in chunks]
+        assert index.filter_columns.mask(filters).tolist() == expected, filters
+
+
+@pytest.mark.parametrize("filters", [f for f, _ in FILTER_CASES] + [Filters(tags=("no-such-tag",))])
+def test_the_chroma_where_clause_and_the_lexical_mask_keep_the_same_chunks(store, filters):
+    from hubchat.index.filters import chroma_where
+
+    by_chroma = set(store.collection.get(where=chroma_where(filters), include=[])["ids"])
+    lexical = store.lexical
+    by_mask = {c.id for c, keep in zip(lexical.chunks, lexical.filter_columns.mask(filters)) if keep}
+    assert by_chroma == by_mask
+    assert by_mask == {c.id for c in lexical.chunks if _passes(c, filters)}

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hubchat.errors import BackendError
-from hubchat.index.store import ChunkStore, make_chroma_client
+from hubchat.index.chroma_client import make_chroma_client
+from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
 from tests.conftest_store import ChromaServer, free_port
 from tests.helpers import (

@@ -21,7 +21,8 @@ from hubchat.checking.citations import check_citations
 from hubchat.config import Settings
 from hubchat.generation.generator import Generator, Usage
 from hubchat.generation.prompts import Prompts
-from hubchat.retrieval.hybrid import HybridRetriever, condense_heuristic
+from hubchat.retrieval.condense import condense_heuristic
+from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.types import (
     AnswerEvent,
     AnswerResult,

@@ -1,7 +1,8 @@
 """The persisted BM25 index over chunks (bm25s, English stop words, Snowball stemming).
 
 It is built from exactly the chunks in Chroma and saved with a fingerprint of their ids, so a reader can
-tell at start-up whether it still matches the vector store; it is never rebuilt per query.
+tell at start-up whether it still matches the vector store; it is never rebuilt per query. Beside the BM25
+scores it keeps which chunks contain each term (`TermPostings`), the statistics the relevance floor reads.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from hubchat.types import Chunk
+from hubchat.index.filters import FilterColumns
+from hubchat.index.postings import TermPostings
+from hubchat.types import Chunk, Filters
 
 log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG when imported, which would print every index build.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-FORMAT_VERSION = 1
+# 2: term postings saved beside the BM25 files. An index saved in another format is rebuilt on load.
+FORMAT_VERSION = 2
 
 
 @lru_cache(maxsize=1)
@@ -59,46 +63,74 @@ class LexicalIndex:
 
     Args:
         chunks: the chunks indexed, in index order.
-        retriever: a built bm25s.BM25 over those chunks (None when there are no chunks).
+        bm25: a built bm25s.BM25 over those chunks (None when there are no chunks).
+        postings: which of those chunks contain each term.
     """
 
-    def __init__(self, chunks: Sequence[Chunk], retriever: bm25s.BM25 | None):
+    def __init__(self, chunks: Sequence[Chunk], bm25: bm25s.BM25 | None, postings: TermPostings):
         self.chunks = list(chunks)
-        self.retriever = retriever
+        self._bm25 = bm25
+        self._postings = postings
         self.ids = [c.id for c in self.chunks]
         self.position = {cid: i for i, cid in enumerate(self.ids)}
         self.fingerprint = fingerprint(self.ids)
 
     @classmethod
-    def build(cls, chunks: Sequence[Chunk]) -> "LexicalIndex":
+    def build(cls, chunks: Sequence[Chunk], *, k1: float = 1.2, b: float = 0.75, method: str = "lucene") -> "LexicalIndex":
+        """Index `chunks` (title, headings and text; see `lexical_text`).
+
+        Args:
+            k1, b, method: BM25 parameters and variant (bm25s names); the defaults are the product's, other
+                values are for benchmarks.
+        """
         chunks = list(chunks)
         if not chunks:
-            return cls([], None)
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index(tokenize([lexical_text(c) for c in chunks]), show_progress=False)
-        return cls(chunks, retriever)
+            return cls([], None, TermPostings.build([]))
+        tokens = tokenize([lexical_text(c) for c in chunks])
+        bm25 = bm25s.BM25(k1=k1, b=b, method=method)
+        bm25.index(tokens, show_progress=False)
+        return cls(chunks, bm25, TermPostings.build(tokens))
 
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[Chunk, float]]:
+    @cached_property
+    def filter_columns(self) -> FilterColumns:
+        """The chunks' filtered metadata as arrays; built on the first filtered search, then kept."""
+        return FilterColumns(self.chunks)
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[Chunk, float]]:
         """Top-k chunks by BM25 score; chunks with a zero score (no query term) are never returned.
 
         Args:
-            mask: optional 0/1 array over the index order; 0 excludes a chunk (metadata filters).
+            query: the question, tokenised like the chunks.
+            k: how many chunks at most.
+            filters: metadata filters; a chunk failing them scores 0 (see `hubchat.index.filters`).
         """
-        if self.retriever is None or k <= 0:
+        if self._bm25 is None or k <= 0:
             return []
-        tokens = [t for t in tokenize([query])[0] if t in self.retriever.vocab_dict]
+        tokens = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
         if not tokens:
             return []
-        scores = self.retriever.get_scores(tokens)
-        if mask is not None:
-            scores = scores * mask
+        scores = self._bm25.get_scores(tokens)
+        if filters is not None and not filters.is_empty():
+            scores = scores * self.filter_columns.mask(filters)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.chunks[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def document_frequencies(self, terms: Sequence[str]) -> np.ndarray:
+        """Per term (a `tokenize` token), how many indexed chunks contain it; 0 for a term none contains."""
+        return self._postings.document_frequencies(terms)
+
+    def term_presence(self, terms: Sequence[str], positions: np.ndarray) -> np.ndarray:
+        """Whether the chunks at `positions` (index order, see `position`) contain each term.
+
+        Returns:
+            A boolean matrix with one row per position and one column per term.
+        """
+        return self._postings.presence(terms, positions)
 
     def save(self, directory: Path) -> None:
         """Write atomically: a reader sees the old index or the new one, never half of one."""
@@ -106,8 +138,9 @@ class LexicalIndex:
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".lexical-", dir=directory.parent))
         try:
-            if self.retriever is not None:
-                self.retriever.save(str(tmp / "bm25"))
+            if self._bm25 is not None:
+                self._bm25.save(str(tmp / "bm25"))
+            self._postings.save(tmp)
             with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
                 for c in self.chunks:
                     fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
@@ -150,11 +183,12 @@ class LexicalIndex:
                     raw["heading_path"] = tuple(raw["heading_path"])
                     raw["tags"] = tuple(raw["tags"])
                     chunks.append(Chunk(**raw))
-            retriever = bm25s.BM25.load(str(directory / "bm25")) if chunks else None
+            bm25 = bm25s.BM25.load(str(directory / "bm25")) if chunks else None
+            postings = TermPostings.load(directory)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("lexical index at %s is unreadable (%s); it will be rebuilt", directory, exc)
             return None
-        index = cls(chunks, retriever)
+        index = cls(chunks, bm25, postings)
         if index.fingerprint != meta.get("fingerprint"):
             return None
         return index

@@ -21,8 +21,9 @@ import numpy as np
 
 from hubchat.config import Settings
 from hubchat.errors import InputError
+from hubchat.index.articles import ArticleState, ArticleVersion
 from hubchat.index.embedder import Embedder
-from hubchat.index.store import ArticleState, ArticleVersion, ChunkStore
+from hubchat.index.store import ChunkStore
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import (
     Skipped,
