@@ -239,3 +239,25 @@ def test_the_shipped_config_and_all_its_profiles_load():
     assert base.corpus.path == shipped.parent / "corpus"
     for name in profile_names(shipped):
         assert load_settings(shipped, profile=name).profile == name
+
+
+# --- the settings document themselves ---
+
+
+def test_every_setting_describes_itself():
+    from hubchat.config import SECTIONS
+
+    undocumented = [
+        f"{section}.{key}"
+        for section in SECTIONS
+        for key, field in Settings.model_fields[section].annotation.model_fields.items()
+        if not (field.description or "").strip()
+    ]
+    assert not undocumented, f"settings without a Field(description=...): {undocumented}"
+
+
+def test_the_readme_settings_table_is_the_one_the_settings_model_renders():
+    from hubchat.config_docs import REGENERATE_COMMAND, settings_table_markdown, table_in
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert table_in(readme) == settings_table_markdown(), f"README.md's settings table is stale: run `{REGENERATE_COMMAND}`"

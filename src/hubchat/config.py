@@ -19,10 +19,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,66 +39,204 @@ class _Section(BaseModel):
 
 
 class CorpusSettings(_Section):
-    path: Path = Path("corpus")
-    # Where article urls (site paths such as /guides/x) point to when shown as links.
-    site_url: str = "https://aitoolshub.example"
-    max_file_bytes: int = Field(default=2_000_000, gt=0)
+    """`[corpus]`: where the articles are and how they are read."""
+
+    path: Path = Field(
+        default=Path("corpus"),
+        description="Folder of articles, read recursively: Markdown with front matter, HTML pages and plain text. "
+        "Hidden files and folders are ignored.",
+    )
+    site_url: str = Field(
+        default="https://aitoolshub.example",
+        description="Base address of the site. Article `url`s are site paths (such as `/guides/x`); links to the "
+        "articles are shown under this address.",
+    )
+    max_file_bytes: int = Field(
+        default=2_000_000,
+        gt=0,
+        description="Largest corpus file read, in bytes; larger files are skipped with a warning in the ingest summary.",
+    )
 
 
 class IndexSettings(_Section):
-    dir: Path = Path(".hubchat/index")
-    collection: str = Field(default="hubchat-articles", min_length=3, max_length=512)
+    """`[index]`: where the index lives."""
+
+    dir: Path = Field(
+        default=Path(".hubchat/index"),
+        description="Folder of the index: the embedded Chroma database (`store.mode = \"embedded\"`), the lexical "
+        "(BM25) index and the ingest manifest.",
+    )
+    collection: str = Field(
+        default="hubchat-articles",
+        min_length=3,
+        max_length=512,
+        description="Name of the Chroma collection holding the chunks; Chroma's naming rules apply.",
+    )
 
 
 class StoreSettings(_Section):
-    mode: Literal["embedded", "server"] = "embedded"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    ssl: bool = False
-    timeout_s: float = Field(default=30.0, gt=0)
+    """`[store]`: which Chroma holds the vectors."""
+
+    mode: Literal["embedded", "server"] = Field(
+        default="embedded",
+        description="`embedded`: a Chroma database in `index.dir`, inside this process. `server`: a `chroma run` "
+        "server at `store.host`:`store.port`.",
+    )
+    host: str = Field(default="127.0.0.1", description="Host name or address of the Chroma server (`server` mode).")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port of the Chroma server (`server` mode).")
+    ssl: bool = Field(default=False, description="Reach the Chroma server over HTTPS (`server` mode).")
+    timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Intended timeout for requests to the Chroma server, in seconds. Not applied yet: the Chroma "
+        "client keeps its own timeouts.",
+    )
 
 
 class EmbeddingSettings(_Section):
-    backend: Literal["local", "openai-compatible"] = "local"
-    # For "openai-compatible": the embeddings model name served at base_url.
-    model: str = "all-MiniLM-L6-v2-int8"
-    base_url: str = ""
-    api_key_env: str = "OPENAI_API_KEY"
-    threads: int = Field(default=2, ge=1, le=64)
-    batch_size: int = Field(default=32, ge=1, le=1024)
+    """`[embeddings]`: the model that turns chunks and questions into vectors."""
+
+    backend: Literal["local", "openai-compatible"] = Field(
+        default="local",
+        description="`local`: the packaged MiniLM int8 ONNX model, run in this process. `openai-compatible`: an "
+        "embeddings server speaking the OpenAI protocol at `embeddings.base_url`. Changing the model requires "
+        "`hubchat ingest --rebuild`.",
+    )
+    model: str = Field(
+        default="all-MiniLM-L6-v2-int8",
+        description="`openai-compatible` only: the embeddings model name requested from the server. `local` always "
+        "uses the packaged model.",
+    )
+    base_url: str = Field(
+        default="",
+        description="`openai-compatible` only: the server's address, an http:// or https:// URL such as "
+        "`http://127.0.0.1:8000/v1`. Required for that backend.",
+    )
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY",
+        description="`openai-compatible` only: the name of the environment variable holding the API key (keys never "
+        "live in files). The key may be unset when the server is on this machine.",
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="`local` only: CPU threads the ONNX model uses.")
+    batch_size: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Texts embedded per call: one ONNX batch (`local`) or one request (`openai-compatible`).",
+    )
     # MiniLM was trained on 256-token inputs, and its int8 export is checked against the reference at that length.
     # 512 lets it read the tail of the longest chunks for a small gain on SciFact (hybrid nDCG@10 0.738 against
     # 0.733, benchmarks/RESULTS.md); the default stays at the model's own length.
-    max_tokens: int = Field(default=256, ge=16, le=512)
-    timeout_s: float = Field(default=60.0, gt=0)
+    max_tokens: int = Field(
+        default=256,
+        ge=16,
+        le=512,
+        description="`local` only: longest text embedded, in model tokens; longer texts are truncated. Changing it "
+        "re-embeds every article on the next ingest.",
+    )
+    timeout_s: float = Field(
+        default=60.0, gt=0, description="`openai-compatible` only: timeout of one embeddings request, in seconds."
+    )
 
 
 class ChatSettings(_Section):
-    backend: Literal["local", "openai", "openai-compatible", "extractive"] = "local"
-    # Model name sent to the server; for "local" it is only a label.
-    model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-    base_url: str = ""
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=2, ge=0, le=10)
-    temperature: float = Field(default=0.1, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=400, ge=16, le=8192)
-    # "local" only: a GGUF file to serve instead of the packaged default model (tests use SmolLM2).
-    model_path: Path | None = None
-    model_cache_dir: Path = Path(".hubchat/models")
-    n_ctx: int = Field(default=4096, ge=512, le=131072)
-    threads: int = Field(default=2, ge=1, le=64)
-    parallel: int = Field(default=1, ge=1, le=16)
-    startup_timeout_s: float = Field(default=120.0, gt=0)
+    """`[chat]`: the model that writes the answers."""
+
+    backend: Literal["local", "openai", "openai-compatible", "extractive"] = Field(
+        default="local",
+        description="`local`: a GGUF model served in this process by llama.cpp. `openai`: OpenAI's API. "
+        "`openai-compatible`: any server speaking the OpenAI protocol (vLLM, Ollama, LM Studio, llama.cpp) at "
+        "`chat.base_url`. `extractive`: no model; the answer is composed of the passages' best sentences.",
+    )
+    model: str = Field(
+        default="qwen2.5-coder-1.5b-instruct-q4_k_m",
+        description="Model name sent to the server; for `local` it is only a label.",
+    )
+    base_url: str = Field(
+        default="",
+        description="Server address ending in `/v1`: optional for `openai` (default `https://api.openai.com/v1`), "
+        "required for `openai-compatible`.",
+    )
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY",
+        description="The name of the environment variable holding the API key (keys never live in files). Required "
+        "for `openai`; for `openai-compatible` only when the server is not on this machine.",
+    )
+    timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Timeout of one chat request, and of the wait between two streamed pieces of an answer, in seconds.",
+    )
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a failed chat request (connection error, timeout, rate limit, server error) "
+        "before the failure is reported.",
+    )
+    temperature: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature: 0 picks the likeliest words, higher values vary the wording more.",
+    )
+    max_tokens: int = Field(default=400, ge=16, le=8192, description="Longest answer the model may write, in tokens.")
+    model_path: Path | None = Field(
+        default=None,
+        description="`local` only: a GGUF file to serve instead of the packaged default model (the tests use "
+        "SmolLM2). Unset: the packaged model.",
+    )
+    model_cache_dir: Path = Field(
+        default=Path(".hubchat/models"),
+        description="`local` only: folder where the packaged default model is assembled from its parts on first use "
+        "(about 1.1 GB).",
+    )
+    n_ctx: int = Field(
+        default=4096,
+        ge=512,
+        le=131072,
+        description="`local` only: context size of each parallel slot, in tokens; it must hold the prompt, the "
+        "passages and the answer.",
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="`local` only: CPU threads of the llama.cpp server.")
+    parallel: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="`local` only: answers the llama.cpp server generates at once (slots); memory grows with "
+        "`n_ctx` x `parallel`.",
+    )
+    startup_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="`local` only: how long to wait for the llama.cpp server to load the model and report ready, "
+        "in seconds.",
+    )
 
 
 class ChunkingSettings(_Section):
-    target_tokens: int = Field(default=220, ge=32, le=512)
-    max_tokens: int = Field(default=300, ge=32, le=512)
-    overlap_tokens: int = Field(default=40, ge=0, le=256)
+    """`[chunking]`: how articles are cut into passages, in tokens of the embedding model's tokenizer."""
+
+    target_tokens: int = Field(
+        default=220,
+        ge=32,
+        le=512,
+        description="Size a chunk is filled up to; a new section starts a new chunk once the current one has half "
+        "of this. At most `max_tokens`.",
+    )
+    max_tokens: int = Field(
+        default=300,
+        ge=32,
+        le=512,
+        description="Largest chunk, overlap included; only a single sentence longer than this makes a longer chunk.",
+    )
+    overlap_tokens: int = Field(
+        default=40,
+        ge=0,
+        le=256,
+        description="Whole trailing sentences, up to this many tokens, repeated at the start of the next chunk. "
+        "Below `target_tokens`.",
+    )
 
     @model_validator(mode="after")
-    def _sizes_make_sense(self) -> "ChunkingSettings":
+    def _sizes_make_sense(self) -> ChunkingSettings:
         if self.target_tokens > self.max_tokens:
             raise ValueError(f"target_tokens ({self.target_tokens}) must not exceed max_tokens ({self.max_tokens})")
         if self.overlap_tokens >= self.target_tokens:
@@ -107,36 +245,85 @@ class ChunkingSettings(_Section):
 
 
 class RetrievalSettings(_Section):
-    dense_k: int = Field(default=60, ge=1, le=1000)
-    lexical_k: int = Field(default=60, ge=1, le=1000)
-    rrf_k: int = Field(default=60, ge=1)
-    dense_weight: float = Field(default=1.0, ge=0.0)
-    lexical_weight: float = Field(default=1.0, ge=0.0)
-    top_k: int = Field(default=5, ge=1, le=50)
-    per_article_cap: int = Field(default=2, ge=1, le=50)
-    # "scores": weighted mean of per-query min-max normalised cosine and BM25 scores (best on SciFact);
-    # "rrf": weighted reciprocal-rank fusion with rrf_k.
-    fusion: Literal["scores", "rrf"] = "scores"
-    # The relevance floor: a question is refused, without calling a model, when its best passage's cosine is
-    # below min_dense_score and no lexical candidate holds min_lexical_coverage of its IDF-weighted terms.
-    min_dense_score: float = Field(default=0.42, ge=-1.0, le=1.0)
-    min_lexical_coverage: float = Field(default=0.6, ge=0.0, le=1.0)
-    max_question_chars: int = Field(default=2000, ge=10)
+    """`[retrieval]`: how passages are found for a question, and when a question is refused."""
+
+    dense_k: int = Field(default=60, ge=1, le=1000, description="Candidates taken from the vector (dense) search.")
+    lexical_k: int = Field(default=60, ge=1, le=1000, description="Candidates taken from the BM25 (lexical) search.")
+    rrf_k: int = Field(
+        default=60,
+        ge=1,
+        description="`fusion = \"rrf\"` only: the reciprocal-rank constant; larger values flatten the difference "
+        "between high and low ranks.",
+    )
+    dense_weight: float = Field(
+        default=1.0, ge=0.0, description="Weight of the dense search in the fusion; 0 turns the dense search off."
+    )
+    lexical_weight: float = Field(
+        default=1.0, ge=0.0, description="Weight of the BM25 search in the fusion; 0 turns the BM25 search off."
+    )
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages shown to the chat model for one question.")
+    per_article_cap: int = Field(
+        default=2, ge=1, le=50, description="Most passages shown from any one article."
+    )
+    fusion: Literal["scores", "rrf"] = Field(
+        default="scores",
+        description="`scores`: weighted mean of per-query min-max normalised cosine and BM25 scores (best on "
+        "SciFact). `rrf`: weighted reciprocal-rank fusion with `retrieval.rrf_k`.",
+    )
+    min_dense_score: float = Field(
+        default=0.42,
+        ge=-1.0,
+        le=1.0,
+        description="Relevance floor, dense half: a question is refused, without calling a model, when its best "
+        "passage's cosine similarity is below this and no BM25 candidate reaches `retrieval.min_lexical_coverage`.",
+    )
+    min_lexical_coverage: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="Relevance floor, lexical half: the share of the question's IDF-weighted terms one BM25 "
+        "candidate must hold for the question to count as covered.",
+    )
+    max_question_chars: int = Field(
+        default=2000,
+        ge=10,
+        description="Longest question accepted, in characters; longer ones are rejected with a message. A "
+        "rewritten follow-up that runs over is searched by its first this-many characters.",
+    )
 
 
 class UISettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=7860, ge=1, le=65535)
-    concurrency_limit: int = Field(default=2, ge=1, le=64)
-    max_queue: int = Field(default=64, ge=1)
-    db_path: Path = Path(".hubchat/hubchat.sqlite")
-    # Names of the environment variables holding the editors' login; the values never live in files.
-    editor_user_env: str = "HUBCHAT_EDITOR_USER"
-    editor_password_env: str = "HUBCHAT_EDITOR_PASSWORD"
+    """`[ui]`: the web app (chat, API and editors' review)."""
+
+    host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(default=7860, ge=1, le=65535, description="TCP port the web app listens on.")
+    concurrency_limit: int = Field(
+        default=2, ge=1, le=64, description="Answers generated at once; the chat page and the API share this limit."
+    )
+    max_queue: int = Field(
+        default=64, ge=1, description="Requests that may wait for a free slot; beyond this, new ones are turned away."
+    )
+    db_path: Path = Field(
+        default=Path(".hubchat/hubchat.sqlite"),
+        description="SQLite file recording every answer, readers' feedback and editors' verdicts.",
+    )
+    editor_user_env: str = Field(
+        default="HUBCHAT_EDITOR_USER",
+        description="The name of the environment variable holding the editors' user name for `/review/` (the login "
+        "never lives in files). While it or the password variable is unset, the review page is disabled.",
+    )
+    editor_password_env: str = Field(
+        default="HUBCHAT_EDITOR_PASSWORD",
+        description="The name of the environment variable holding the editors' password for `/review/`.",
+    )
 
 
 class Settings(BaseSettings):
-    """Every setting of hubchat, grouped by pipeline stage."""
+    """Every setting of hubchat, grouped by pipeline stage.
+
+    Build it with `load_settings`, which reads the config file and profile; `Settings()` alone gives the built-in
+    defaults overlaid by the environment.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="HUBCHAT_", env_nested_delimiter="__", extra="forbid", frozen=True, nested_model_default_partial_update=True
@@ -150,9 +337,12 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     ui: UISettings = UISettings()
-    # Set by the loader: which file and profile these settings came from (for `hubchat status` and logs).
-    config_file: Path | None = None
-    profile: str | None = None
+    config_file: Path | None = Field(
+        default=None, description="Set by `load_settings`: the config file these settings were read from, if any."
+    )
+    profile: str | None = Field(
+        default=None, description="Set by `load_settings`: the profile overlaid on the file, if any."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -164,11 +354,33 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file: the file's values arrive as init kwargs, so env must come first.
-        return (env_settings, init_settings)
+        return (_EnvironmentWithoutProvenance(settings_cls, env_settings), init_settings)
 
-    def api_key(self, env_name: str) -> SecretStr | None:
-        value = os.environ.get(env_name)
-        return SecretStr(value) if value else None
+
+class _EnvironmentWithoutProvenance(PydanticBaseSettingsSource):
+    """The HUBCHAT_* environment, except `config_file` and `profile`, which only the loader may set.
+
+    Read from the environment, HUBCHAT_PROFILE would name a profile even when `--profile` chose another one, and
+    HUBCHAT_CONFIG_FILE a file that was never read.
+    """
+
+    _LOADER_FIELDS = frozenset({"config_file", "profile"})
+
+    def __init__(self, settings_cls: type[BaseSettings], environment: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._environment = environment
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._environment.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {key: value for key, value in self._environment().items() if key not in self._LOADER_FIELDS}
+
+
+SECTIONS: tuple[str, ...] = tuple(
+    name for name, field in Settings.model_fields.items() if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)
+)
+"""The names of the settings sections (`corpus`, `index`, ...), in the order they are declared."""
 
 
 def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -263,6 +475,7 @@ def load_settings(config_file: str | Path | None = None, profile: str | None = N
 
 
 def profile_names(config_file: str | Path | None = None) -> list[str]:
+    """The profiles the config file defines, sorted; none without a config file."""
     path = find_config_file(config_file)
     if not path:
         return []
