@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "| embed p50 | dense p50 | lexical p50 | fuse p50 | floor p50 | load avg |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for size, real, label, build_s, load, s in rows:
+    for size, real, label, _build_s, load, s in rows:
         lines.append(
             f"| {size:,} ({real:,}) | {label} | {ms(s['total'], 50)} | {ms(s['total'], 95)} | {ms(s['no_embed'], 50)} | "
             f"{ms(s['no_embed'], 95)} | {ms(s['embed'], 50)} | {ms(s['dense'], 50)} | {ms(s['lexical'], 50)} | "

@@ -451,7 +451,7 @@ def test_a_server_stops_and_frees_its_port(smollm2_path: Path) -> None:
 
     assert not server.running
     with pytest.raises(BackendError, match="not running"):
-        server.base_url
+        _ = server.base_url
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((host, int(port)), timeout=1).close()
 

@@ -127,7 +127,7 @@ def test_every_real_article_chunks_into_exact_clean_spans(settings: ChunkingSett
             # Over the maximum only when one sentence, item or table alone is that long.
             if tokens > settings.max_tokens:
                 body = "\n".join(line for line in chunk.text.split("\n") if not line.startswith("#")).strip()
-                one_unit = "\n" not in body or body.startswith("```") or all(l.lstrip().startswith("|") for l in body.split("\n"))
+                one_unit = "\n" not in body or body.startswith("```") or all(line.lstrip().startswith("|") for line in body.split("\n"))
                 assert one_unit, (art.id, chunk.ordinal, tokens)
 
 

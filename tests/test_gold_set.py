@@ -11,7 +11,7 @@ import importlib.util
 import re
 import sys
 from collections import Counter
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -71,7 +71,7 @@ def _normal(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sections(article_id: str) -> dict[str, str]:
     """Heading text -> the normalised text under it, subsections included."""
     article = _articles()[article_id]

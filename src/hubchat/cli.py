@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -32,8 +32,8 @@ app = typer.Typer(
 console = Console(stderr=True)
 out = Console()
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="Config file (default: $HUBCHAT_CONFIG or ./hubchat.toml).")]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile section of the config to overlay (e.g. openai, vllm, ollama, chroma-server).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Config file (default: $HUBCHAT_CONFIG or ./hubchat.toml).")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile section of the config to overlay (e.g. openai, vllm, ollama, chroma-server).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens, step by step.")]
 
 
@@ -95,7 +95,7 @@ def run_ingest_with_progress(runtime, corpus_dir=None, rebuild=False, console: C
 
 @app.command()
 def ingest(
-    path: Annotated[Optional[Path], typer.Argument(help="Corpus folder (default: corpus.path from the config).")] = None,
+    path: Annotated[Path | None, typer.Argument(help="Corpus folder (default: corpus.path from the config).")] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed every article again.")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
@@ -156,9 +156,9 @@ def _print_answer(result, show_text: bool = True) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the full typed result as JSON.")] = False,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")] = None,
-    since: Annotated[Optional[str], typer.Option(help="Only articles dated on or after this ISO date.")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Only articles dated on or before this ISO date.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Only articles with this tag (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles dated on or after this ISO date.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles dated on or before this ISO date.")] = None,
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print the answer as it is generated.")] = True,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
@@ -194,8 +194,8 @@ def ask(
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (default: ui.host, 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default: ui.port).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: ui.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: ui.port).")] = None,
     no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Serve the index as it is, without updating it first.")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,

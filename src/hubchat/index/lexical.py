@@ -76,7 +76,7 @@ class LexicalIndex:
         self.fingerprint = fingerprint(self.ids)
 
     @classmethod
-    def build(cls, chunks: Sequence[Chunk], *, k1: float = 1.2, b: float = 0.75, method: str = "lucene") -> "LexicalIndex":
+    def build(cls, chunks: Sequence[Chunk], *, k1: float = 1.2, b: float = 0.75, method: str = "lucene") -> LexicalIndex:
         """Index `chunks` (title, headings and text; see `lexical_text`).
 
         Args:
@@ -163,7 +163,7 @@ class LexicalIndex:
             shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path) -> "LexicalIndex | None":
+    def load(cls, directory: Path) -> LexicalIndex | None:
         """The saved index, or None if there is none or it cannot be read (the caller rebuilds it)."""
         directory = Path(directory)
         if not (directory / "meta.json").is_file():

@@ -42,7 +42,7 @@ class TermPostings:
         self._doc_freq = np.diff(self.indptr)
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]]) -> "TermPostings":
+    def build(cls, token_lists: Sequence[Sequence[str]]) -> TermPostings:
         """The postings of chunks given as their token lists (chunk i is token_lists[i])."""
         n = max(len(token_lists), 1)
         columns: dict[str, int] = {}
@@ -82,7 +82,7 @@ class TermPostings:
         np.savez(directory / _ARRAYS_FILE, indptr=self.indptr, indices=self.indices)
 
     @classmethod
-    def load(cls, directory: Path) -> "TermPostings":
+    def load(cls, directory: Path) -> TermPostings:
         """The postings saved in `directory`.
 
         Raises:

@@ -126,7 +126,7 @@ def example_questions(chunks: Sequence[Chunk], limit: int = EXAMPLE_COUNT) -> li
         date, title, headings = articles.setdefault(c.article_id, (c.date, c.title, []))
         headings.extend(h for h in c.heading_path if h not in headings)
     picked: list[str] = []
-    for article_id, (date, title, headings) in sorted(articles.items(), key=lambda kv: (kv[1][0], kv[0]), reverse=True):
+    for _article_id, (_date, title, headings) in sorted(articles.items(), key=lambda kv: (kv[1][0], kv[0]), reverse=True):
         candidates = [q for q in _question_for(title, headings) if q not in picked]
         if candidates:
             picked.append(candidates[0])

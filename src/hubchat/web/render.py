@@ -237,7 +237,7 @@ def conversation_markdown(turns: Sequence[tuple[str, AnswerResult | None, str]],
     Args:
         turns: (question, result or None, error message) per exchange.
     """
-    when = (exported_at or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    when = (exported_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# Conversation with hubchat", "", f"Exported {when}.", ""]
     for i, (question, result, error) in enumerate(turns, 1):
         lines += [f"## {i}. {' '.join(question.split())}", ""]
