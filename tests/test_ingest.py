@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hubchat.config import Settings
-from hubchat.errors import IndexError_
+from hubchat.errors import IndexMismatchError
 from hubchat.index.lexical import LexicalIndex
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
@@ -253,7 +253,7 @@ def test_an_html_copy_of_a_markdown_article_is_indexed_once_and_takes_over_when_
 
 def test_an_index_built_with_another_embedding_model_is_refused(settings, store, embedder):
     ingest(settings, store, embedder)
-    with pytest.raises(IndexError_) as info:
+    with pytest.raises(IndexMismatchError) as info:
         ChunkStore(settings, "some-other-model")
     message = str(info.value)
     assert embedder.name in message and "some-other-model" in message and "--rebuild" in message

@@ -17,8 +17,8 @@ class BackendError(HubchatError):
     """A chat or embedding backend is down, slow, or refused the request."""
 
 
-class IndexError_(HubchatError):
-    """The index is missing, stale, or was built with another embedding model."""
+class IndexMismatchError(HubchatError):
+    """The index was built with another embedding model than the configured one (re-embed with --rebuild)."""
 
 
 class InputError(HubchatError):

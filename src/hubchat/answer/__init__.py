@@ -1,0 +1,9 @@
+"""Answer: the chain from a question to a checked, cited answer.
+
+- `chain`: question -> standalone question -> passages -> streamed answer -> checked `AnswerResult`.
+- `extractive`: the generator that quotes the passages' best sentences (no model).
+- `questions`, `notes`, `embed_cache`: input cleaning, the reader-facing notes, cached sentence embeddings.
+
+May import: hubchat.retrieval, hubchat.generation, hubchat.checking, hubchat.index (the Embedder protocol),
+hubchat.types, hubchat.config, hubchat.errors. Never: web, cli, runtime.
+"""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hubchat.config import Settings
-from hubchat.errors import IndexError_
+from hubchat.errors import IndexMismatchError
 from hubchat.index.articles import ArticleState, ArticleVersion, states_from_records
 from hubchat.index.chroma_client import make_chroma_client
 from hubchat.index.chroma_embedding import as_chroma_embedding_function
@@ -59,7 +59,7 @@ class ChunkStore:
             )
         built_with = (self.collection.metadata or {}).get("embedding_model")
         if built_with and built_with != embedding_name:
-            raise IndexError_(
+            raise IndexMismatchError(
                 f"The index in {self.location} was built with the embedding model {built_with!r}, but the config "
                 f"uses {embedding_name!r}. Run `hubchat ingest --rebuild` to re-embed the corpus."
             )

@@ -1,0 +1,9 @@
+"""Ingest: the corpus folder becomes chunks in the index, incrementally.
+
+- `corpus`: files -> `Article`s (Markdown with front matter, HTML pages, plain text), with reasons for skipped files.
+- `chunking`: an article -> structure-aware `Chunk`s with exact character spans.
+- `pipeline`: only new or changed articles are chunked, embedded and written; deleted ones are removed.
+
+May import: hubchat.index (where chunks go), hubchat.text, hubchat.types, hubchat.config, hubchat.errors.
+Never: retrieval, generation, answer, checking, web.
+"""
