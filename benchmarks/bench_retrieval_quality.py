@@ -456,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"SciFact test ({len(data.queries)} queries, {len(data.chunks)} abstracts, one passage each: title + text, "
         f"id = document id). Everything runs through the product's code: {LocalOnnxEmbeddings().name} vectors of "
         "`embedding_text`, a real embedded Chroma collection (HNSW, cosine) with hubchat's metadata, "
-        "`hubchat.lexical.LexicalIndex`, and `HybridRetriever.lexical` / `.dense` / `.retrieve` (depth 100).",
+        "`hubchat.index.lexical.LexicalIndex`, and `HybridRetriever.lexical` / `.dense` / `.retrieve` (depth 100).",
         "",
         "| settings | retriever | nDCG@10 | recall@100 |",
         "|---|---|---|---|",
