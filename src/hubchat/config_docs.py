@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -118,7 +119,8 @@ def _valid_values(field: FieldInfo) -> str:
 
 
 def _number_range(constraints: Sequence[object], kind: str) -> str:
-    bound = {name: getattr(c, name) for c in constraints for name in ("ge", "gt", "le", "lt") if hasattr(c, name)}
+    kinds = {"ge": annotated_types.Ge, "gt": annotated_types.Gt, "le": annotated_types.Le, "lt": annotated_types.Lt}
+    bound = {name: getattr(c, name) for c in constraints for name, kind in kinds.items() if isinstance(c, kind)}
     if "ge" in bound and "le" in bound:
         return f"{bound['ge']} to {bound['le']}"
     symbols = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
@@ -126,8 +128,8 @@ def _number_range(constraints: Sequence[object], kind: str) -> str:
 
 
 def _length_range(constraints: Sequence[object]) -> str:
-    low = next((c.min_length for c in constraints if hasattr(c, "min_length")), None)
-    high = next((c.max_length for c in constraints if hasattr(c, "max_length")), None)
+    low = next((c.min_length for c in constraints if isinstance(c, annotated_types.MinLen)), None)
+    high = next((c.max_length for c in constraints if isinstance(c, annotated_types.MaxLen)), None)
     if low is not None and high is not None:
         return f"text of {low} to {high} characters"
     if low is not None:

@@ -136,9 +136,10 @@ def _is_backend_failure(exc: BaseException) -> bool:
 
 def _status_code(exc: BaseException) -> int | None:
     for e in _causes(exc):
-        status = getattr(e, "status_code", None)
-        if isinstance(status, int):
-            return status
+        if isinstance(e, openai.APIStatusError):
+            return e.status_code
+        if isinstance(e, (httpx.HTTPStatusError, httpx2.HTTPStatusError)):
+            return e.response.status_code
     return None
 
 
@@ -146,7 +147,7 @@ def _is_context_overflow(exc: BaseException) -> bool:
     for e in _causes(exc):
         if isinstance(e, ContextOverflowError):  # langchain-openai's own classification
             return True
-        body = getattr(e, "body", None)
+        body = e.body if isinstance(e, openai.APIError) else None
         if isinstance(body, dict) and body.get("type") == "exceed_context_size_error":  # llama.cpp
             return True
         if "context" in str(e).lower() and ("exceed" in str(e).lower() or "too long" in str(e).lower()):
@@ -155,7 +156,7 @@ def _is_context_overflow(exc: BaseException) -> bool:
 
 
 def _server_message(exc: BaseException, settings: ChatSettings) -> str:
-    message = getattr(exc, "message", None) or str(exc)
+    message = (exc.message if isinstance(exc, openai.APIError) else "") or str(exc)
     message = re.sub(r"^Error code: \d+ - ", "", str(message))
     return _redact(message, settings)[:300]
 
