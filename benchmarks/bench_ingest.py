@@ -91,7 +91,7 @@ def pipeline_rate(settings: Settings, corpus: Path, profile_to: Path | None = No
     """One full ingest into an empty index; the model is loaded beforehand, as in the raw measurement."""
     assert not Path(settings.index.dir).exists(), "each round needs a new index folder (Chroma caches open ones)"
     emb = new_embedder(settings)
-    store = ChunkStore(settings, emb.name, emb, emb.dimension)
+    store = ChunkStore(settings, emb)
     profiler = cProfile.Profile() if profile_to else None
     start, cpu = time.perf_counter(), time.process_time()
     if profiler:
@@ -187,7 +187,7 @@ def noop(args) -> dict:
     emb = LocalOnnxEmbeddings(
         threads=settings.embeddings.threads, batch_size=settings.embeddings.batch_size, max_tokens=settings.embeddings.max_tokens
     )
-    store = ChunkStore(settings, emb.name, emb, emb.dimension)
+    store = ChunkStore(settings, emb)
     start = time.perf_counter()
     first = ingest(settings, store, emb, progress=_progress if args.verbose else None)
     build = {"seconds": round(time.perf_counter() - start, 1), "chunks_written": first.chunks_written}
@@ -200,7 +200,7 @@ def noop(args) -> dict:
     for _ in range(3):
         # A new store object each time, as a new `hubchat ingest` process would have; opening it is timed apart.
         open_start = time.perf_counter()
-        fresh = ChunkStore(settings, emb.name, emb, emb.dimension)
+        fresh = ChunkStore(settings, emb)
         opened = time.perf_counter() - open_start
         if profiler:
             profiler.enable()

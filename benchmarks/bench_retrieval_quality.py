@@ -142,7 +142,7 @@ def build_store(chunks: Sequence[Chunk], vectors: np.ndarray, settings: Settings
     Vectors are written directly (they are cached), in batches, with the same metadata `write_articles` writes;
     the lexical index is then built by the store from what Chroma holds, as after an ingest.
     """
-    store = ChunkStore(settings, embedder.name, embedder, dimension=embedder.dimension)
+    store = ChunkStore(settings, embedder)
     for start in range(0, len(chunks), _WRITE_BATCH):
         part = chunks[start : start + _WRITE_BATCH]
         store.collection.upsert(
@@ -314,7 +314,7 @@ def floor_cases(settings: Settings, gold_files: Sequence[Path], workdir: Path, e
 
     embedder = LocalOnnxEmbeddings(threads=settings.embeddings.threads, max_tokens=settings.embeddings.max_tokens)
     local = settings.model_copy(update={"index": settings.index.model_copy(update={"dir": workdir, "collection": "floor-bench"})})
-    store = ChunkStore(local, embedder.name, embedder, dimension=embedder.dimension)
+    store = ChunkStore(local, embedder)
     summary = ingest(local, store, embedder)
     print(f"ingested {len(summary.added)} articles, {summary.chunks_total} chunks in {summary.seconds:.0f} s", file=sys.stderr)
     retriever = HybridRetriever(store, embedder, settings.retrieval)

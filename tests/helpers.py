@@ -224,7 +224,7 @@ def settings_for(folder: Path, corpus: Path, extra: str = "", **overrides) -> Se
 
 
 def open_store(settings: Settings, embedder) -> ChunkStore:
-    return ChunkStore(settings, embedder.name, embedder, embedder.dimension)
+    return ChunkStore(settings, embedder)
 
 
 def chroma_records(store: ChunkStore) -> list[tuple[str, dict]]:

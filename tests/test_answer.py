@@ -86,7 +86,7 @@ def indexed(tmp_path_factory, embedder):
     settings = load_settings(
         corpus={"path": str(corpus)}, index={"dir": str(root / "index")}, chat={"backend": "extractive"}
     )
-    store = ChunkStore(settings, embedder.name, embedder)
+    store = ChunkStore(settings, embedder)
     summary = ingest(settings, store, embedder)
     assert len(summary.added) == 3
     return settings, store

@@ -19,6 +19,7 @@ import pytest
 from hubchat.config import Settings
 from hubchat.errors import IndexMismatchError
 from hubchat.index.lexical import LexicalIndex
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
 from tests.helpers import (
@@ -253,8 +254,11 @@ def test_an_html_copy_of_a_markdown_article_is_indexed_once_and_takes_over_when_
 
 def test_an_index_built_with_another_embedding_model_is_refused(settings, store, embedder):
     ingest(settings, store, embedder)
+    class OtherModel(LocalOnnxEmbeddings):
+        name = "some-other-model"
+
     with pytest.raises(IndexMismatchError) as info:
-        ChunkStore(settings, "some-other-model")
+        ChunkStore(settings, OtherModel())
     message = str(info.value)
     assert embedder.name in message and "some-other-model" in message and "--rebuild" in message
 
@@ -285,7 +289,7 @@ elif die_at == "chunk-delete":
 
 settings = load_settings(config)
 emb = build_embeddings(settings.embeddings)
-store = ChunkStore(settings, emb.name, emb, emb.dimension)
+store = ChunkStore(settings, emb)
 
 def progress(stage, done, total):
     if stage == "embed" and done:

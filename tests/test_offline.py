@@ -106,7 +106,7 @@ from hubchat.index.store import ChunkStore
 def work(config):
     settings = load_settings(config)
     embedder = LocalOnnxEmbeddings(threads=2, batch_size=16)  # a new one: the model file is opened offline too
-    store = ChunkStore(settings, embedder.name, embedder, embedder.dimension)
+    store = ChunkStore(settings, embedder)
     summary = ingest(settings, store, embedder)
     dense = store.dense_search(embedder.embed_query("How do I turn a meeting recording into notes?"), 3)
     lexical = store.lexical_search("GPU rental prices", 3)

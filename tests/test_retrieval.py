@@ -299,7 +299,7 @@ def store(tmp_path_factory, embedder) -> ChunkStore:
         # Small chunks, so each article has several and the per-article cap has something to cap.
         chunking={"target_tokens": 40, "max_tokens": 60, "overlap_tokens": 0},
     )
-    store = ChunkStore(settings, embedder.name, embedder, dimension=embedder.dimension)
+    store = ChunkStore(settings, embedder)
     summary = ingest(settings, store, embedder)
     assert len(summary.added) == len(ARTICLES)
     return store

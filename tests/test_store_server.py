@@ -72,4 +72,4 @@ def test_a_down_server_is_a_backend_error_that_says_what_to_do(tmp_path: Path, e
     assert "not reachable" in message
     assert "chroma run" in message and 'store.mode = "embedded"' in message
     with pytest.raises(BackendError):
-        ChunkStore(settings, embedder.name, embedder, embedder.dimension)
+        ChunkStore(settings, embedder)

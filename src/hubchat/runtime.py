@@ -53,8 +53,7 @@ class Runtime:
     def store(self):
         from hubchat.index.store import ChunkStore
 
-        emb = self.embeddings
-        return ChunkStore(self.settings, emb.name, emb, emb.dimension)
+        return ChunkStore(self.settings, self.embeddings)
 
     @cached_property
     def retriever(self):

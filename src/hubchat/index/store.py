@@ -19,6 +19,7 @@ from hubchat.errors import IndexMismatchError
 from hubchat.index.articles import ArticleState, ArticleVersion, states_from_records
 from hubchat.index.chroma_client import make_chroma_client
 from hubchat.index.chroma_embedding import as_chroma_embedding_function
+from hubchat.index.embedder import Embedder
 from hubchat.index.filters import chroma_where
 from hubchat.index.lexical import LexicalIndex, fingerprint
 from hubchat.index.manifest import read_manifest, write_manifest
@@ -35,15 +36,16 @@ class ChunkStore:
 
     Args:
         settings: where the index lives and which Chroma to use.
-        embedding_name: the embedding model's name; an index built with another model is refused.
-        embeddings: the LangChain embeddings, handed to Chroma as its embedding function.
-        dimension: the embedding size, recorded on a new collection.
+        embedder: the embedding model. Its name is recorded on a new collection (an index built with another model
+            is refused), with its dimension when known; Chroma gets it as its embedding function, so Chroma never
+            falls back to its own downloading default.
     """
 
-    def __init__(self, settings: Settings, embedding_name: str, embeddings=None, dimension: int | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
-        self.embedding_name = embedding_name
-        self._embeddings, self._dimension = embeddings, dimension  # kept for reset()
+        self.embedder = embedder
+        self.embedding_name = embedding_name = embedder.name
+        dimension = embedder.dimension
         self.client = make_chroma_client(settings)
         self.lexical_dir = Path(settings.index.dir) / "lexical"
         metadata = {"embedding_model": embedding_name, "hubchat_schema": SCHEMA_VERSION}
@@ -55,7 +57,7 @@ class ChunkStore:
                 name=settings.index.collection,
                 metadata=metadata,
                 configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=as_chroma_embedding_function(embeddings) if embeddings is not None else None,
+                embedding_function=as_chroma_embedding_function(embedder),
             )
         built_with = (self.collection.metadata or {}).get("embedding_model")
         if built_with and built_with != embedding_name:
@@ -182,7 +184,7 @@ class ChunkStore:
         self.client.delete_collection(name)
         shutil.rmtree(self.lexical_dir, ignore_errors=True)
         self.manifest_path.unlink(missing_ok=True)
-        self.__init__(self.settings, self.embedding_name, self._embeddings, self._dimension)
+        self.__init__(self.settings, self.embedder)
 
     # ---- the lexical index ---------------------------------------------------------------------------------
 
