@@ -30,16 +30,13 @@ class CachedEmbedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            vectors = self.embedder.embed_array(missing)
+            found = {t: self._vectors.get(t) for t in texts}
+        missing = [t for t, v in found.items() if v is None]
+        if missing:  # embedded outside the lock: answers in other threads need not wait for this one
+            fresh = dict(zip(missing, self.embedder.embed_array(missing)))
+            found.update(fresh)
             with self._lock:
-                if len(self._vectors) + len(missing) > self.size:
+                if len(self._vectors) + len(fresh) > self.size:
                     self._vectors.clear()
-                self._vectors.update(zip(missing, vectors))
-        with self._lock:
-            known = {t: self._vectors.get(t) for t in texts}
-        if any(v is None for v in known.values()):  # cleared by another thread meanwhile: embed what is gone
-            gone = [t for t, v in known.items() if v is None]
-            known.update(zip(gone, self.embedder.embed_array(gone)))
-        return np.stack([known[t] for t in texts])
+                self._vectors.update(fresh)
+        return np.stack([found[t] for t in texts])
