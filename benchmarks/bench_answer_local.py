@@ -84,7 +84,7 @@ def main() -> None:
     started = time.perf_counter()
     generator.prepare()  # starts the local server
     startup_s = time.perf_counter() - started
-    from hubchat.generation.endpoint import (
+    from hubchat.generation.chat_endpoint import (
         local_model_path,  # the same file the backend serves
     )
     from hubchat.generation.llama_server import get_server

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from hubchat.config import ChatSettings
 from hubchat.errors import BackendError, ConfigError
-from hubchat.generation.endpoint import display_url, local_model_path, resolve_endpoint
+from hubchat.generation.chat_endpoint import display_url, local_model_path, resolve_endpoint
 from hubchat.generation.failures import backend_errors
 
 if TYPE_CHECKING:

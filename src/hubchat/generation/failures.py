@@ -20,7 +20,7 @@ from langchain_core.exceptions import ContextOverflowError
 from hubchat.config import ChatSettings
 from hubchat.endpoints import redact
 from hubchat.errors import BackendError, HubchatError
-from hubchat.generation.endpoint import api_key, url_for_messages
+from hubchat.generation.chat_endpoint import api_key, url_for_messages
 
 log = logging.getLogger(__name__)
 
