@@ -16,6 +16,7 @@ import numpy as np
 
 from hubchat.config import RetrievalSettings
 from hubchat.errors import InputError
+from hubchat.index.embedder import Embedder
 from hubchat.index.lexical import tokenize
 from hubchat.index.store import ChunkStore
 from hubchat.retrieval.fusion import FUSIONS, cap_per_article, fuse, fuse_scores
@@ -62,7 +63,7 @@ class HybridRetriever:
     def __init__(
         self,
         store: ChunkStore,
-        embeddings,
+        embeddings: Embedder,
         settings: RetrievalSettings,
         *,
         fusion: str | None = None,
