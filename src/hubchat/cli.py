@@ -1,10 +1,11 @@
-"""The `hubchat` command: ingest, status, ask, serve."""
+"""The `hubchat` command: ingest, status, ask, serve, eval."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -72,7 +73,20 @@ def print_ingest_summary(summary, console: Console) -> None:
         console.print(f"  [yellow]skipped[/] {path}: {reason}", highlight=False)
 
 
-def run_ingest_with_progress(runtime, corpus_dir=None, rebuild=False, console: Console = console):
+STAGE_LABELS = {
+    "scan": "Reading files",
+    "chunk": "Chunking articles",
+    "embed": "Embedding chunks",
+    "baseline index": "Embedding the baseline's chunks",
+    "retrieval": "Ranking (BM25, dense, hybrid)",
+    "answers": "Answering (all systems)",
+    "checker pairs": "Checking labelled pairs",
+}
+
+
+@contextmanager
+def progress_bars(console: Console = console):
+    """A callback progress(stage, done, total) drawing one bar per stage, with elapsed time and an ETA."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -85,11 +99,15 @@ def run_ingest_with_progress(runtime, corpus_dir=None, rebuild=False, console: C
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
-            label = {"scan": "Reading files", "chunk": "Chunking articles", "embed": "Embedding chunks"}.get(stage, stage)
             if stage not in tasks:
-                tasks[stage] = bar.add_task(label, total=total)
+                tasks[stage] = bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
+        yield progress
+
+
+def run_ingest_with_progress(runtime, corpus_dir=None, rebuild=False, console: Console = console):
+    with progress_bars(console) as progress:
         return runtime.ingest(corpus_dir=corpus_dir, rebuild=rebuild, progress=progress)
 
 
@@ -216,6 +234,50 @@ def serve(
         launch(runtime, host=host, port=port)
     except HubchatError as exc:
         _fail(exc)
+
+
+@app.command("eval")
+def evaluate(
+    source: Annotated[Path, typer.Argument(help="A BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv), or a .jsonl of questions over the corpus folder (e.g. tests/data/gold.jsonl).")],
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="For a .jsonl question file: the corpus folder it asks about (default: corpus.path).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", "-b", help="Chat backend to answer with: local, openai, openai-compatible or extractive (default: chat.backend).")] = None,
+    systems: Annotated[str, typer.Option("--systems", help="Comma-separated answer systems: hubchat, hubchat-bm25, hubchat-dense, langchain-baseline; 'none' for retrieval only.")] = ",".join(("hubchat", "hubchat-bm25", "hubchat-dense", "langchain-baseline")),
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Evaluate a random sample of this many questions.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --limit sample and of the checker's pairs.")] = 0,
+    no_retrieval: Annotated[bool, typer.Option("--no-retrieval", help="Skip the retrieval measures.")] = False,
+    checker_pairs: Annotated[int | None, typer.Option("--checker-pairs", min=0, help="SciFact claims to test the citation checker with (default: eval.checker_pairs; 0 skips).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Results folder (default: a new folder under eval.results_dir).")] = None,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Measure retrieval, answers, citations, refusals and speed, side by side with baselines.
+
+    Writes records.jsonl (one record per question and system), summary.md, summary.json and PNG charts, and prints
+    the summary. A question that fails is a recorded row with its error, not the end of the run.
+    """
+    import datetime as dt
+    import shlex
+
+    try:
+        _setup_logging(verbose)
+        # Through the loader, so a misspelt backend gets the same one-line error as in the config file.
+        settings = load_settings(config, profile, **({"chat": {"backend": backend}} if backend else {}))
+        from hubchat.eval.harness import EvalOptions, run_eval
+        from hubchat.eval.report import write_results
+
+        names = () if systems.strip().lower() == "none" else tuple(n.strip() for n in systems.split(",") if n.strip())
+        options = EvalOptions(source=source, corpus_dir=corpus, systems=names, limit=limit, seed=seed,
+                              retrieval=not no_retrieval, checker_pairs=checker_pairs)
+        with progress_bars() as progress:
+            report = run_eval(settings, options, progress)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = out_dir or Path(settings.eval.results_dir) / f"{report.set_name}-{settings.chat.backend}-{stamp}"
+        files = write_results(report, folder, "hubchat eval " + shlex.join(sys.argv[2:]))
+    except HubchatError as exc:
+        _fail(exc)
+    out.print(files["summary"].read_text(encoding="utf-8"), markup=False, highlight=False)
+    console.print(f"Results in {folder}", highlight=False)
 
 
 def _prepare_chat_backend(runtime) -> None:

@@ -318,6 +318,27 @@ class UISettings(_Section):
     )
 
 
+class EvalSettings(_Section):
+    """`[eval]`: `hubchat eval`: where evaluation sets keep their own indexes and where results go."""
+
+    cache_dir: Path = Field(
+        default=Path(".hubchat/eval"),
+        description="Folder of the evaluation sets' own indexes (one per set, updated when the set's corpus "
+        "changes) and of the LangChain baseline's index. Deleting it only costs re-embedding.",
+    )
+    results_dir: Path = Field(
+        default=Path(".hubchat/eval/results"),
+        description="Folder that receives one results folder per `hubchat eval` run (JSON records, a Markdown "
+        "summary and PNG charts), unless `--out` names another.",
+    )
+    checker_pairs: int = Field(
+        default=300,
+        ge=0,
+        description="SciFact claims whose labelled pairs (supporting, contradicting, unrelated and altered) test "
+        "the citation checker in a run over a SciFact-style folder; 0 skips that part.",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of hubchat, grouped by pipeline stage.
 
@@ -337,6 +358,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     ui: UISettings = UISettings()
+    eval: EvalSettings = EvalSettings()
     config_file: Path | None = Field(
         default=None, description="Set by `load_settings`: the config file these settings were read from, if any."
     )
@@ -395,7 +417,7 @@ def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]
 
 def _resolve_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
     """Make the file's relative paths relative to the file's folder."""
-    path_keys = {("corpus", "path"), ("index", "dir"), ("chat", "model_path"), ("chat", "model_cache_dir"), ("ui", "db_path")}
+    path_keys = {("corpus", "path"), ("index", "dir"), ("chat", "model_path"), ("chat", "model_cache_dir"), ("ui", "db_path"), ("eval", "cache_dir"), ("eval", "results_dir")}
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     for section, key in path_keys:
         block = out.setdefault(section, {})

@@ -44,3 +44,13 @@ def recall_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int)
         return 0.0
     top = list(dict.fromkeys(ranked_ids))[:k]
     return len(relevant.intersection(top)) / len(relevant)
+
+
+def mrr_at_k(ranked_ids: Sequence[str], relevance: Mapping[str, int], k: int) -> float:
+    """Reciprocal rank of the first relevant id among the first k distinct retrieved ids (0 if none)."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    for rank, doc in enumerate(list(dict.fromkeys(ranked_ids))[:k], 1):
+        if relevance.get(doc, 0) > 0:
+            return 1.0 / rank
+    return 0.0

@@ -35,7 +35,7 @@ def default_prompts_dir() -> Path:
 
 DEFAULT_PROMPTS_DIR = default_prompts_dir()
 
-TemplateName = Literal["system", "answer", "passage", "condense", "refusal"]
+TemplateName = Literal["system", "answer", "passage", "condense", "refusal", "baseline"]
 # The variables each template must use: exactly these, so none is forgotten and none is left unfilled.
 VARIABLES: Mapping[str, frozenset[str]] = {
     "system": frozenset({"refusal"}),
@@ -43,6 +43,8 @@ VARIABLES: Mapping[str, frozenset[str]] = {
     "passage": frozenset({"number", "title", "date", "section", "text"}),
     "condense": frozenset({"history", "question"}),
     "refusal": frozenset(),
+    # `hubchat eval`'s LangChain baseline: the generic prompt of the recipe a user writes first.
+    "baseline": frozenset({"context", "question"}),
 }
 
 
