@@ -86,12 +86,21 @@ class Record:
 
 
 def score_answer(case: EvalCase, answer: SystemAnswer) -> AnswerScores:
+    """The answer's measures. Where the case lists key facts (the gold set, whose reference answers are whole
+    paragraphs), "contains the answer" means it contains every key fact."""
     answerable = bool(case.answers) and not case.expect_refusal
+    facts = key_fact_recall(answer.text, case.key_facts) if not case.expect_refusal else None
+    if not answerable:
+        contained = None
+    elif facts is not None:
+        contained = facts == 1.0
+    else:
+        contained = contains_answer(answer.text, case.answers)
     return AnswerScores(
         exact_match=exact_match(answer.text, case.answers) if answerable else None,
         f1=token_f1(answer.text, case.answers) if answerable else None,
-        contains_answer=contains_answer(answer.text, case.answers) if answerable else None,
-        key_fact_recall=key_fact_recall(answer.text, case.key_facts) if not case.expect_refusal else None,
+        contains_answer=contained,
+        key_fact_recall=facts,
         citations=citation_scores(case, answer.cited),
     )
 
