@@ -229,10 +229,11 @@ def load_scifact_pairs(data_dir: Path, *, seed: int = 0, limit: int | None = Non
                 pairs.append(LabelledPair(kind, expected, claim, evidence, doc_id, title))
                 if kind == "support":
                     donors = _donors(docs, [d for d in evidence_docs if d not in q["evidence"]], rng)
+                    seen = f"{title}\n{evidence}"  # the checker reads the title too: a swap must not land on it
                     swaps = (
-                        ("swapped_number", swap_number(claim, rng, evidence)),
-                        ("swapped_unit", swap_unit(claim, rng, evidence)),
-                        ("swapped_entity", swap_entity(claim, donors, rng, evidence)),
+                        ("swapped_number", swap_number(claim, rng, seen)),
+                        ("swapped_unit", swap_unit(claim, rng, seen)),
+                        ("swapped_entity", swap_entity(claim, donors, rng, seen)),
                     )
                     pairs.extend(LabelledPair(k, "not_supported", c, evidence, doc_id, title, claim) for k, c in swaps if c)
             others = [s for i, s in enumerate(sentences) if i not in rationale]
