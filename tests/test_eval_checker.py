@@ -1,16 +1,14 @@
 """The citation checker measured on labelled SciFact claim/evidence pairs: the swaps that make negatives, the pairs
 built from the real data, and the real checker (with the real local embedder) rating them.
 
-The SciFact folder comes from $SCIFACT_DIR or ../shared/data/scifact beside the repository (present here and in CI).
+The SciFact folder comes from tests/eval_data.py ($HUBCHAT_EVAL_DATA, else ../shared/data beside the repository).
 """
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -29,14 +27,10 @@ from hubchat.eval.checker_pairs import (
     swap_unit,
 )
 from hubchat.index.embedder import build_embeddings
+from tests.eval_data import eval_set_dir
 
-REPO = Path(__file__).resolve().parents[1]
-SCIFACT = Path(os.environ.get("SCIFACT_DIR") or REPO.parent / "shared" / "data" / "scifact")
 VERDICTS = {"supported", "weak", "unsupported", "uncited", "not_a_claim"}
 
-needs_scifact = pytest.mark.skipif(
-    not (SCIFACT / "corpus.jsonl").is_file(), reason=f"SciFact not found at {SCIFACT} (set SCIFACT_DIR)"
-)
 
 
 def _words(text: str) -> list[str]:
@@ -115,10 +109,9 @@ def test_entities_are_symbols_anywhere_and_capitalised_words_after_the_first():
 
 @pytest.fixture(scope="module")
 def all_pairs():
-    return load_scifact_pairs(SCIFACT)
+    return load_scifact_pairs(eval_set_dir("scifact"))
 
 
-@needs_scifact
 def test_every_kind_of_pair_is_built_from_scifact(all_pairs):
     kinds = Counter(p.kind for p in all_pairs)
     assert set(kinds) == set(KINDS), kinds
@@ -133,17 +126,15 @@ def test_every_kind_of_pair_is_built_from_scifact(all_pairs):
             assert p.evidence not in {q.evidence for q in all_pairs if q.doc_id == p.doc_id and q.kind in ("support", "contradict")}
 
 
-@needs_scifact
 def test_a_sample_is_fixed_by_its_seed_and_limits_the_claims(all_pairs):
-    sample = load_scifact_pairs(SCIFACT, seed=0, limit=40)
-    assert sample == load_scifact_pairs(SCIFACT, seed=0, limit=40)
+    sample = load_scifact_pairs(eval_set_dir("scifact"), seed=0, limit=40)
+    assert sample == load_scifact_pairs(eval_set_dir("scifact"), seed=0, limit=40)
     assert len({p.claim for p in sample if p.kind in ("support", "contradict")}) <= 40
     assert set(sample) <= set(all_pairs)  # a claim's pairs do not depend on the sample around it
 
 
-@needs_scifact
 def test_the_checker_rates_support_pairs_supported_more_often_than_other_sentences_of_the_abstract():
-    pairs = load_scifact_pairs(SCIFACT, seed=0, limit=40)
+    pairs = load_scifact_pairs(eval_set_dir("scifact"), seed=0, limit=40)
     ratings = rate_pairs(pairs, CachedEmbedder(build_embeddings(EmbeddingSettings())))
     assert [r.pair for r in ratings] == pairs
     assert all(r.verdict in VERDICTS and 0.0 <= r.score <= 1.0 for r in ratings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -236,8 +237,26 @@ def serve(
         _fail(exc)
 
 
+def _command_line(ctx: typer.Context) -> str:
+    """The command as the user gave it (the options they set, none of the defaults), for the results."""
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        if param.param_type_name == "argument":
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            words.append(param.opts[0])
+        else:
+            words += [param.opts[0], str(value)]
+    return shlex.join(words)
+
+
 @app.command("eval")
 def evaluate(
+    ctx: typer.Context,
     source: Annotated[Path, typer.Argument(help="A BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv), or a .jsonl of questions over the corpus folder (e.g. tests/data/gold.jsonl).")],
     corpus: Annotated[Path | None, typer.Option("--corpus", help="For a .jsonl question file: the corpus folder it asks about (default: corpus.path).")] = None,
     backend: Annotated[str | None, typer.Option("--backend", "-b", help="Chat backend to answer with: local, openai, openai-compatible or extractive (default: chat.backend).")] = None,
@@ -257,7 +276,6 @@ def evaluate(
     the summary. A question that fails is a recorded row with its error, not the end of the run.
     """
     import datetime as dt
-    import shlex
 
     try:
         _setup_logging(verbose)
@@ -273,7 +291,7 @@ def evaluate(
             report = run_eval(settings, options, progress)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = out_dir or Path(settings.eval.results_dir) / f"{report.set_name}-{settings.chat.backend}-{stamp}"
-        files = write_results(report, folder, "hubchat eval " + shlex.join(sys.argv[2:]))
+        files = write_results(report, folder, _command_line(ctx))
     except HubchatError as exc:
         _fail(exc)
     out.print(files["summary"].read_text(encoding="utf-8"), markup=False, highlight=False)

@@ -27,6 +27,7 @@ from hubchat.generation.prompts import Prompts
 from hubchat.index.chroma_client import make_chroma_client
 from hubchat.index.embedder import Embedder
 from hubchat.ingest.corpus import read_corpus
+from hubchat.text.markdown import read_blocks
 from hubchat.types import FLAGGED_VERDICTS, Chunk, Passage
 
 CHUNK_CHARS = 1000
@@ -35,6 +36,25 @@ TOP_K = 4
 _ADD_BATCH = 256
 
 ProgressFn = Callable[[str, int, int], None]
+
+
+def sections_over(text: str, start: int, end: int) -> str:
+    """The headings a chunk of a Markdown article lies under or contains, joined with " > ".
+
+    The recipe's chunks know only their offset; the measures need their section to tell whether a cited chunk
+    is on a gold section (hubchat's chunks carry their heading path already).
+    """
+    path: list[tuple[int, str]] = []
+    inside: list[str] = []
+    for block in read_blocks(text):
+        if block.kind != "heading":
+            continue
+        title = text[block.body_start : block.body_end].strip()
+        if block.start < start:
+            path = [(level, t) for level, t in path if level < block.level] + [(block.level, title)]
+        elif block.start < end:
+            inside.append(title)
+    return " > ".join([t for _, t in path] + inside)
 
 
 class LangChainBaseline:
@@ -69,6 +89,7 @@ class LangChainBaseline:
         self.set_name = set_name
         self._store = None
         self._model = None
+        self._texts: dict[str, str] = {}
 
     # ---- the index ---------------------------------------------------------------------------------------------
 
@@ -83,6 +104,7 @@ class LangChainBaseline:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         articles, _ = read_corpus(Path(self.settings.corpus.path), self.settings.corpus.max_file_bytes)
+        self._texts = {a.id: a.text for a in articles}
         recipe = {"chunk": CHUNK_CHARS, "overlap": CHUNK_OVERLAP, "embedder": self.embeddings.name,
                   "articles": sorted((a.id, a.source_hash) for a in articles)}
         fingerprint = hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:16]
@@ -158,7 +180,10 @@ class LangChainBaseline:
             pieces.append(piece)
         total = time.perf_counter() - started
         text = "".join(pieces).strip()
-        shown = tuple(CitedPassage(i, p.chunk.article_id, p.chunk.text) for i, p in enumerate(passages, 1))
+        shown = tuple(
+            CitedPassage(i, p.chunk.article_id, p.chunk.text, sections_over(self._texts.get(p.chunk.article_id, ""), p.chunk.start, p.chunk.end))
+            for i, p in enumerate(passages, 1)
+        )
         refusal = self.prompts.refusal
         report = check_citations(text, passages, embed=self.embed, refusal_text=refusal)
         verdicts = tuple(s.verdict for s in report.sentences)

@@ -102,9 +102,6 @@ def build_systems(runtime: Runtime, names: Sequence[str], eval_set: EvalSet, pro
     from hubchat.answer.chain import Answerer
     from hubchat.retrieval.hybrid import HybridRetriever
 
-    unknown = [n for n in names if n not in SYSTEMS]
-    if unknown:
-        raise InputError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
     systems: list[AnswerSystem] = []
     for name in names:
         if name == "langchain-baseline":
@@ -150,6 +147,9 @@ def run_eval(settings: Settings, options: EvalOptions, progress: ProgressFn | No
         InputError: the source is not an evaluation set, or an option is invalid.
         ConfigError, BackendError, ModelNotAvailableError: the configured backends cannot start.
     """
+    unknown = [n for n in options.systems if n not in SYSTEMS]
+    if unknown:  # before any embedding: a typo should cost nothing
+        raise InputError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
     timings: dict[str, float] = {}

@@ -33,7 +33,7 @@ def looks_like_refusal(text: str, refusal: str) -> bool:
     own = normalize_answer(refusal)
     if own and answer.startswith(own):
         return True
-    return len(answer.split()) <= 40 and bool(_DECLINES.search(answer))
+    return len(answer.split()) <= 30 and bool(_DECLINES.search(answer))
 
 
 @dataclass(frozen=True)
