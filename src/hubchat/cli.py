@@ -281,16 +281,22 @@ def evaluate(
         _setup_logging(verbose)
         # Through the loader, so a misspelt backend gets the same one-line error as in the config file.
         settings = load_settings(config, profile, **({"chat": {"backend": backend}} if backend else {}))
-        from hubchat.eval.harness import EvalOptions, run_eval
-        from hubchat.eval.report import write_results
+        from hubchat.eval.harness import EvalOptions, run_eval, set_name
+        from hubchat.eval.report import record_line, write_results
 
         names = () if systems.strip().lower() == "none" else tuple(n.strip() for n in systems.split(",") if n.strip())
         options = EvalOptions(source=source, corpus_dir=corpus, systems=names, limit=limit, seed=seed,
                               retrieval=not no_retrieval, checker_pairs=checker_pairs)
-        with progress_bars() as progress:
-            report = run_eval(settings, options, progress)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder = out_dir or Path(settings.eval.results_dir) / f"{report.set_name}-{settings.chat.backend}-{stamp}"
+        folder = out_dir or Path(settings.eval.results_dir) / f"{set_name(source)}-{settings.chat.backend}-{stamp}"
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written as the answers come, so a run stopped half-way keeps its records; the full file replaces it.
+        with open(folder / "records.jsonl", "w", encoding="utf-8") as partial, progress_bars() as progress:
+            def keep(record) -> None:
+                partial.write(record_line(set_name(source), record))
+                partial.flush()
+
+            report = run_eval(settings, options, progress, keep)
         files = write_results(report, folder, _command_line(ctx))
     except HubchatError as exc:
         _fail(exc)

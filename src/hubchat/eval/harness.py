@@ -66,6 +66,12 @@ class EvalReport:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def set_name(source: Path) -> str:
+    """The name a source's set goes by: its folder's name, or its question file's stem."""
+    source = Path(source)
+    return source.stem if source.suffix == ".jsonl" else source.name
+
+
 def load_set(source: Path, corpus_dir: Path | None, settings: Settings) -> EvalSet:
     source = Path(source)
     if is_beir_folder(source):
@@ -140,8 +146,14 @@ def _checker(settings: Settings, eval_set: EvalSet, runtime: Runtime, options: E
             "supported_precision": supported_precision(ratings), "supported_recall": supported_recall(ratings)}
 
 
-def run_eval(settings: Settings, options: EvalOptions, progress: ProgressFn | None = None) -> EvalReport:
-    """Run every part the set supports and return the figures and the records.
+def run_eval(
+    settings: Settings,
+    options: EvalOptions,
+    progress: ProgressFn | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> EvalReport:
+    """Run every part the set supports and return the figures and the records (each also handed to
+    `on_record` as soon as it is made).
 
     Raises:
         InputError: the source is not an evaluation set, or an option is invalid.
@@ -172,7 +184,7 @@ def run_eval(settings: Settings, options: EvalOptions, progress: ProgressFn | No
         if warning:
             raise InputError(f"the chat backend is not ready: {warning}")
         systems = build_systems(runtime, options.systems, eval_set, report)
-        records = run_systems(systems, cases, lambda done, total: report("answers", done, total))
+        records = run_systems(systems, cases, lambda done, total: report("answers", done, total), on_record)
         timings["answers"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hubchat.eval.harness import EvalReport
 from hubchat.eval.machine import machine_info
+from hubchat.eval.runner import Record
 
 RETRIEVAL_COLUMNS = ("nDCG@10", "recall@5", "recall@20", "recall@100", "MRR@10")
 
@@ -167,6 +168,10 @@ def charts(report: EvalReport, folder: Path) -> list[Path]:
     return written
 
 
+def record_line(set_name: str, record: Record) -> str:
+    return json.dumps({"set": set_name, **record.to_json()}, ensure_ascii=False) + "\n"
+
+
 def write_results(report: EvalReport, folder: Path, command: str) -> dict[str, Path]:
     """Write the run's files into `folder` (created) and return them by kind."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,7 +179,7 @@ def write_results(report: EvalReport, folder: Path, command: str) -> dict[str, P
     records = folder / "records.jsonl"
     with open(records, "w", encoding="utf-8") as fh:
         for record in report.records:
-            fh.write(json.dumps({"set": report.set_name, **record.to_json()}, ensure_ascii=False) + "\n")
+            fh.write(record_line(report.set_name, record))
     summary = {"meta": meta, "answers": report.summary, "checker": report.checker,
                "retrieval": dataclasses.asdict(report.retrieval) if report.retrieval else None}
     if summary["retrieval"]:

@@ -117,12 +117,21 @@ def run_case(system: AnswerSystem, case: EvalCase) -> Record:
     return Record(system.name, case, answer, score_answer(case, answer))
 
 
-def run_systems(systems: Sequence[AnswerSystem], cases: Sequence[EvalCase], progress: ProgressFn | None = None) -> list[Record]:
+def run_systems(
+    systems: Sequence[AnswerSystem],
+    cases: Sequence[EvalCase],
+    progress: ProgressFn | None = None,
+    on_record: Callable[[Record], None] | None = None,
+) -> list[Record]:
+    """Every system on every case. `on_record` sees each record as it is made, so a long run that is stopped
+    keeps what it measured."""
     records = []
     total = len(systems) * len(cases)
     for case in cases:
         for system in systems:
             records.append(run_case(system, case))
+            if on_record:
+                on_record(records[-1])
             if progress:
                 progress(len(records), total)
     return records
