@@ -270,3 +270,50 @@ def test_a_sample_is_reproducible_and_keeps_the_sets_order():
     assert [int(c.id) for c in first] == sorted(int(c.id) for c in first)
     assert sample(cases, 10, seed=4) != first
     assert sample(cases, None, 0) == cases
+
+
+# ---- the per-set index and the baseline's sections -------------------------------------------------------
+
+
+def test_document_ids_become_distinct_safe_file_names():
+    from hubchat.eval.set_index import collection_name, file_name
+
+    assert file_name("sq2ctx-3035bdcbad71") == "sq2ctx-3035bdcbad71.md"
+    odd = [file_name(i) for i in ("a/b", "a_b", "a b", "../x", "")]
+    assert len(set(odd)) == len(odd) and all("/" not in n and not n.startswith(".") for n in odd)
+    assert collection_name("squad2-dev-500", "-baseline") == "eval-squad2-dev-500-baseline"
+    assert 3 <= len(collection_name("")) <= 512
+
+
+def test_a_baseline_chunk_knows_the_headings_it_lies_under_and_contains():
+    from hubchat.eval.baseline import sections_over
+
+    text = "# Guide\n\nIntro.\n\n## Memory\n\nHBM facts.\n\n### Bandwidth\n\nMore.\n\n## Software\n\nCUDA."
+    at = text.index("HBM")
+    assert sections_over(text, at, at + 5) == "Guide > Memory"
+    assert sections_over(text, at, text.index("CUDA")) == "Guide > Memory > Bandwidth > Software"
+    assert sections_over(text, text.index("CUDA"), len(text)) == "Guide > Software"
+    assert sections_over("no headings at all", 0, 5) == ""
+
+
+def test_a_beir_corpus_is_written_as_markdown_the_corpus_reader_reads_back(tmp_path):
+    from hubchat.eval.set_index import write_corpus_folder
+    from hubchat.ingest.corpus import read_corpus
+
+    source = tmp_path / "set"
+    source.mkdir()
+    docs = [{"_id": "d1", "title": "Title: with a colon", "text": "First *body*.", "published_at": "2023-09-26T17:01:22+00:00"},
+            {"_id": "d/2", "title": "", "text": "Second body."}, {"_id": "d3", "title": "Empty", "text": "  "}]
+    (source / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    (source / "queries.jsonl").write_text('{"_id": "q", "text": "?"}\n')
+    (source / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq\td1\t1\n")
+    eval_set = load_beir_set(source)
+    folder = tmp_path / "corpus"
+    assert write_corpus_folder(eval_set, folder) == (2, 0)  # the empty document is left out
+    articles = {a.id: a for a in read_corpus(folder)[0]}
+    assert set(articles) == {"d1", "d/2"}
+    assert articles["d1"].title == "Title: with a colon" and articles["d1"].date == "2023-09-26"
+    assert articles["d1"].text == "First *body*." and articles["d/2"].title == "d/2"
+    assert write_corpus_folder(eval_set, folder) == (0, 0)  # nothing changed, nothing rewritten
+    (source / "corpus.jsonl").write_text(json.dumps(docs[0]) + "\n")
+    assert write_corpus_folder(eval_set, folder) == (0, 1)  # a document gone from the set leaves the folder
