@@ -134,7 +134,7 @@ def test_a_second_run_reuses_the_index_and_a_changed_document_is_re_embedded(fir
 
 def test_the_command_line_runs_an_evaluation_and_prints_its_summary(squad_small, tmp_path, monkeypatch):
     config = tmp_path / "hubchat.toml"
-    config.write_text(f'[eval]\ncache_dir = "{tmp_path / "cache"}"\n[chat]\nbackend = "local"\n', encoding="utf-8")
+    config.write_text(f'[eval]\ncache_dir = "{tmp_path / "cache"}"\nresults_dir = "{tmp_path / "unused"}"\n[chat]\nbackend = "local"\n', encoding="utf-8")
     out = tmp_path / "results"
     result = CliRunner().invoke(app, ["eval", str(squad_small), "--backend", "extractive", "--systems", "hubchat",
                                       "--limit", "4", "--out", str(out), "--config", str(config)])
@@ -144,13 +144,18 @@ def test_the_command_line_runs_an_evaluation_and_prints_its_summary(squad_small,
     assert "--limit 4" in (out / "summary.md").read_text(encoding="utf-8")
 
 
-def test_the_command_line_refuses_what_is_not_an_evaluation_set(tmp_path, squad_small):
-    result = CliRunner().invoke(app, ["eval", str(tmp_path)])
+def test_the_command_line_refuses_what_is_not_an_evaluation_set_and_leaves_nothing(tmp_path, squad_small):
+    config = tmp_path / "hubchat.toml"
+    config.write_text(f'[eval]\ncache_dir = "{tmp_path / "cache"}"\nresults_dir = "{tmp_path / "results"}"\n', encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["eval", str(empty), "--config", str(config)])
     assert result.exit_code == 2
     assert "neither a BEIR-style folder" in result.output
-    result = CliRunner().invoke(app, ["eval", str(squad_small), "--systems", "hubchat,gpt5", "--no-retrieval"])
+    result = CliRunner().invoke(app, ["eval", str(squad_small), "--systems", "hubchat,gpt5", "--config", str(config)])
     assert result.exit_code == 2
     assert "unknown system(s) gpt5" in result.output
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
 
 
 @pytest.mark.server

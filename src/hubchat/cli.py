@@ -289,13 +289,14 @@ def evaluate(
                               retrieval=not no_retrieval, checker_pairs=checker_pairs)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = out_dir or Path(settings.eval.results_dir) / f"{set_name(source)}-{settings.chat.backend}-{stamp}"
-        folder.mkdir(parents=True, exist_ok=True)
-        # Written as the answers come, so a run stopped half-way keeps its records; the full file replaces it.
-        with open(folder / "records.jsonl", "w", encoding="utf-8") as partial, progress_bars() as progress:
-            def keep(record) -> None:
+        # Records are appended as the answers come, so a run stopped half-way keeps them (the folder appears with
+        # the first one, so a run refused at the start leaves nothing behind); the full file replaces them.
+        def keep(record) -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / "records.jsonl", "a", encoding="utf-8") as partial:
                 partial.write(record_line(set_name(source), record))
-                partial.flush()
 
+        with progress_bars() as progress:
             report = run_eval(settings, options, progress, keep)
         files = write_results(report, folder, _command_line(ctx))
     except HubchatError as exc:
