@@ -135,15 +135,15 @@ def charts(report: EvalReport, folder: Path) -> list[Path]:
     written = []
 
     def bars(name: str, title: str, groups: list[str], series: dict[str, list[float | None]], ylabel: str) -> None:
-        fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+        fig, ax = plt.subplots(figsize=(10, 4.4), dpi=110)
         width = 0.8 / max(len(series), 1)
         for i, (label, values) in enumerate(series.items()):
             xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
             ax.bar(xs, [v if v is not None else 0 for v in values], width, label=label)
         ax.set_xticks(range(len(groups)), groups)
-        ax.set_title(title)
+        ax.set_title(f"{title} ({report.settings.chat.backend} backend)" if report.summary else title)
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         path = folder / name
@@ -156,13 +156,14 @@ def charts(report: EvalReport, folder: Path) -> list[Path]:
         bars("retrieval.png", f"Retrieval on {report.set_name}", list(RETRIEVAL_COLUMNS),
              {mode: [m[c] for c in RETRIEVAL_COLUMNS] for mode, m in means.items()}, "score")
     if report.summary:
-        quality = {"contains answer": ("answer", "contains_answer"), "refusal F1": ("refusal", "f1"),
-                   "false refusals": ("refusal", "false_refusal_rate"), "citation prec. (article)": ("citations", "article_precision"),
-                   "citation prec. (passage)": ("citations", "passage_precision")}
+        quality = {"contains\nthe answer": ("answer", "contains_answer"), "refusal F1": ("refusal", "f1"),
+                   "false-refusal\nrate": ("refusal", "false_refusal_rate"),
+                   "citation precision\n(article)": ("citations", "article_precision"),
+                   "citation precision\n(passage)": ("citations", "passage_precision")}
         bars("answers.png", f"Answers on {report.set_name}", list(quality),
              {s: [f[a][b] for a, b in quality.values()] for s, f in report.summary.items()}, "share")
-        speed = {"first token median": "first_token_median_s", "first token p90": "first_token_p90_s",
-                 "total median": "total_median_s", "total p90": "total_p90_s"}
+        speed = {"first token\nmedian": "first_token_median_s", "first token\np90": "first_token_p90_s",
+                 "total\nmedian": "total_median_s", "total\np90": "total_p90_s"}
         bars("speed.png", f"Answer time on {report.set_name}", list(speed),
              {s: [f["speed"][k] for k in speed.values()] for s, f in report.summary.items()}, "seconds")
     return written
