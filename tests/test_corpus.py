@@ -217,3 +217,24 @@ def test_the_real_corpus_reads_without_skips_and_with_complete_front_matter():
         assert article.title and article.date and article.summary and article.author, article.source_path
         assert 2 <= len(article.tags) <= 5, article.source_path
         assert not article.text.startswith("---"), article.source_path
+
+
+def test_nothing_outside_the_corpus_folder_is_read_through_a_link(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    outside = tmp_path / "secrets"
+    outside.mkdir()
+    (outside / "passwd.txt").write_text("root:x:0:0:the secret line\n", encoding="utf-8")
+    write_article(outside, "elsewhere.md", BODY, title="Elsewhere", url="/elsewhere")
+    write_article(corpus, "real.md", BODY, title="Real", url="/guides/real")
+    (corpus / "passwd.txt").symlink_to(outside / "passwd.txt")
+    (corpus / "elsewhere.md").symlink_to(outside / "elsewhere.md")
+    (corpus / "inside-link.md").symlink_to(corpus / "real.md")  # a link within the folder is fine
+    (corpus / "linked-folder").symlink_to(outside, target_is_directory=True)
+
+    articles, skipped = read(corpus)
+
+    assert "passwd.txt" in skipped and "elsewhere.md" in skipped
+    assert all("outside the corpus folder" in skipped[p] for p in ("passwd.txt", "elsewhere.md"))
+    assert not any("secret" in a.text for a in read_corpus(corpus)[0])
+    assert not any(p.startswith("linked-folder") for p in list(articles) + list(skipped))

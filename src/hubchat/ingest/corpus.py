@@ -68,10 +68,16 @@ def list_source_files(root: Path) -> list[Path]:
 
 
 def read_source(path: Path, root: Path, max_bytes: int) -> SourceFile:
-    size = path.stat().st_size
+    """A corpus file's bytes. Nothing outside the corpus folder is ever read: a symbolic link (or a link in a
+    folder above the file) that leads outside it is refused, and the bytes come from the checked target itself,
+    so a link swapped in between the check and the read cannot redirect it."""
+    real = path.resolve()
+    if not real.is_relative_to(root.resolve()):
+        raise UnreadableFile("a link to a file outside the corpus folder: not read")
+    size = real.stat().st_size
     if size > max_bytes:
         raise UnreadableFile(f"too large ({size:,} bytes; the limit is corpus.max_file_bytes = {max_bytes:,})")
-    data = path.read_bytes()
+    data = real.read_bytes()
     return SourceFile(path=path, rel_path=path.relative_to(root).as_posix(), sha256=hashlib.sha256(data).hexdigest(), data=data)
 
 
