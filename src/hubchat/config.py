@@ -316,6 +316,18 @@ class UISettings(_Section):
         default="HUBCHAT_EDITOR_PASSWORD",
         description="The name of the environment variable holding the editors' password for `/review/`.",
     )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed editor logins in a row from one client address before it is locked out; during a "
+        "lockout every login from it is refused, the right password too.",
+    )
+    login_lockout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="First lockout after `ui.login_max_failures` failures, in seconds; each further failure "
+        "doubles it, up to 15 minutes. A successful login clears the count.",
+    )
 
 
 class EvalSettings(_Section):

@@ -41,6 +41,7 @@ import gradio as gr
 from hubchat.errors import HubchatError
 from hubchat.web import assets as A
 from hubchat.web.chat_page import build_chat
+from hubchat.web.login_throttle import LoginThrottle, throttle_logins
 from hubchat.web.records import Records
 
 # ---- the server ----------------------------------------------------------------------------------------------
@@ -69,6 +70,9 @@ def build_app(runtime, records: Records | None = None):
         return fastapi.responses.RedirectResponse("review/")  # relative: still right behind a path prefix
 
     # The review is mounted first: a mount at "/" would otherwise swallow /review/.
+    if auth:
+        throttle = LoginThrottle(settings.login_max_failures, settings.login_lockout_s)
+        throttle_logins(app, throttle, frozenset({"/review/login", "/review/login/"}))
     app = gr.mount_gradio_app(app, review, path="/review", auth=auth, auth_message=A.LOGIN_MESSAGE_HTML if auth else None, **common)
     app = gr.mount_gradio_app(app, chat, path="/", head=A.CITATION_JS, **common)
     return app
