@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hubchat.config import Settings
-from hubchat.errors import IndexMismatchError
+from hubchat.errors import IndexMismatchError, IngestBusyError
 from hubchat.index.lexical import LexicalIndex
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
@@ -294,6 +294,12 @@ store = ChunkStore(settings, emb)
 def progress(stage, done, total):
     if stage == "embed" and done:
         print(f"embedded {done} of {total}", flush=True)
+        if die_at.startswith("hold:"):  # stay mid-ingest until the test creates the file named after "hold:"
+            import time
+            for _ in range(1200):
+                if os.path.exists(die_at[5:]):
+                    break
+                time.sleep(0.1)
 
 summary = ingest(settings, store, emb, progress=progress)
 print(f"finished {summary.chunks_written}", flush=True)
@@ -412,3 +418,41 @@ def test_kill_between_chroma_write_and_lexical_save_is_repaired_when_the_store_l
     assert lexical_articles(store, "pgvector Postgres rows") == {"/guides/pgvector"}
     assert SAMPLES[2].url not in lexical_articles(store, "GPU rental prices")
     assert_index_matches_corpus(store, settings, corpus)  # the repaired index was saved
+
+
+# ---- two ingests at once -----------------------------------------------------------------------------------
+
+
+def test_a_second_ingest_while_one_runs_is_refused_and_changes_nothing(tmp_path: Path, embedder):
+    corpus = tmp_path / "corpus"
+    copy_real_articles(corpus, 6)
+    total = sum(len(ids) for ids in expected_chunk_ids(settings_for(tmp_path, corpus), embedder.name, corpus).values())
+    batches = f"[embeddings]\nbatch_size = {max(1, total // (3 * GROUP_BATCHES))}"
+    config = write_config(tmp_path, corpus, batches)
+    settings = settings_for(tmp_path, corpus, batches)
+
+    go = tmp_path / "go"
+    first = start_ingest(config, die_at=f"hold:{go}")
+    lines = read_until(first, "embedded", timeout=120)
+    assert lines and lines[-1].startswith("embedded"), lines
+    # the first is mid-way: a second process and a second command in this one are both turned away
+    second_code, second_out, second_err = finish(start_ingest(config))
+    assert second_code != 0 and "IngestBusyError" in second_err and "Another ingest" in second_err
+    with pytest.raises(IngestBusyError, match="Another ingest is updating the index"):
+        ingest(settings, open_store(settings, embedder), embedder)
+
+    go.touch()
+    code, out, err = finish(first)
+    assert code == 0 and "finished" in out, err[-3000:]
+    store = open_store(settings, embedder)
+    assert store.count() == total
+    assert_index_matches_corpus(store, settings, corpus)
+    assert ingest(settings, store, embedder).chunks_written == 0  # the lock is free again
+
+
+def test_a_killed_ingest_does_not_leave_the_index_locked(tmp_path: Path, embedder, corpus):
+    config = write_config(tmp_path, corpus)
+    run_ingest_child(config, die_at="lexical-save")
+    settings = settings_for(tmp_path, corpus)
+    summary = ingest(settings, open_store(settings, embedder), embedder)
+    assert summary.chunks_total > 0

@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from hubchat.config import Settings, load_settings
-from hubchat.errors import HubchatError
+from hubchat.errors import HubchatError, IngestBusyError
 
 app = typer.Typer(
     help="hubchat: answers questions from the site's articles, every claim cited.",
@@ -227,8 +227,10 @@ def serve(
         settings = _settings(config, profile, verbose)
         runtime = Runtime(settings)
         if not no_ingest:
-            summary = run_ingest_with_progress(runtime)
-            print_ingest_summary(summary, console)
+            try:
+                print_ingest_summary(run_ingest_with_progress(runtime), console)
+            except IngestBusyError as exc:  # the other ingest brings the index up to date; serve what it has
+                console.print(f"[yellow]warning:[/] {exc}", highlight=False)
         _prepare_chat_backend(runtime)
         from hubchat.web.server import launch
 

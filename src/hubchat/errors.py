@@ -23,3 +23,7 @@ class IndexMismatchError(HubchatError):
 
 class InputError(HubchatError):
     """A question or file the user gave cannot be used (empty, too long, binary)."""
+
+
+class IngestBusyError(HubchatError):
+    """Another ingest is updating the same index; this one did nothing."""

@@ -12,7 +12,8 @@ import hashlib
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hubchat.config import Settings
-from hubchat.errors import InputError
+from hubchat.errors import IngestBusyError, InputError
 from hubchat.index.articles import ArticleState, ArticleVersion
 from hubchat.index.embedder import Embedder
 from hubchat.index.store import ChunkStore
@@ -90,12 +91,47 @@ def ingest(
 
     Returns:
         The summary: articles added, updated, deleted, unchanged, skipped (with reasons), chunk counts, seconds.
+
+    Raises:
+        InputError: the corpus folder does not exist.
+        IngestBusyError: another ingest holds this index's lock; nothing was changed.
     """
     started = time.perf_counter()
     root = Path(corpus_dir or settings.corpus.path)
     if not root.is_dir():
         raise InputError(f"corpus folder not found: {root}")
-    report = progress or (lambda stage, done, total: None)
+    with ingest_lock(settings):
+        return _ingest(settings, store, embeddings, root, rebuild, progress or (lambda stage, done, total: None), started)
+
+
+@contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """Hold the index's ingest lock (a lock file in `index.dir`, released by the OS if the process dies).
+
+    Raises:
+        IngestBusyError: another process (or command) is ingesting into the same index right now.
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(settings.index.dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / "ingest.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise IngestBusyError(
+            f"Another ingest is updating the index in {folder} right now; this one changed nothing. Run it again "
+            "once that one has finished (the index keeps serving meanwhile)."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _ingest(
+    settings: Settings, store: ChunkStore, embeddings: Embedder, root: Path, rebuild: bool, report: ProgressFn, started: float
+) -> IngestSummary:
     if rebuild:
         store.reset()
     states = store.article_states()
