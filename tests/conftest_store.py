@@ -45,6 +45,7 @@ class ChromaServer:
     port: int
     path: Path
     log: Path
+    pid: int
 
 
 def _chroma_executable() -> str:
@@ -84,7 +85,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaSe
             if time.monotonic() > deadline:
                 pytest.fail(f"`chroma run` did not answer its heartbeat within {CHROMA_STARTUP_TIMEOUT_S} s")
             time.sleep(0.2)
-        yield ChromaServer("127.0.0.1", port, folder / "data", log)
+        yield ChromaServer("127.0.0.1", port, folder / "data", log, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

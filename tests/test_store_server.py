@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +77,44 @@ def test_a_down_server_is_a_backend_error_that_says_what_to_do(tmp_path: Path, e
     assert "chroma run" in message and 'store.mode = "embedded"' in message
     with pytest.raises(BackendError):
         ChunkStore(settings, embedder)
+
+
+@pytest.fixture
+def paused(chroma_server: ChromaServer):
+    """Pause the Chroma server (SIGSTOP): it still accepts connections, and answers nothing until resumed."""
+
+    @contextlib.contextmanager
+    def pause():
+        os.kill(chroma_server.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(chroma_server.pid, signal.SIGCONT)
+
+    return pause
+
+
+@pytest.mark.server
+def test_a_hanging_server_is_a_clear_error_within_the_timeout_and_the_next_request_recovers(
+    tmp_path: Path, chroma_server: ChromaServer, embedder, paused
+):
+    corpus = tmp_path / "corpus"
+    write_samples(corpus)
+    settings = server_settings(tmp_path, corpus, chroma_server.host, chroma_server.port, "server-hang")
+    settings = settings.model_copy(update={"store": settings.store.model_copy(update={"timeout_s": 2.0})})
+    store = open_store(settings, embedder)
+    ingest(settings, store, embedder)
+    vector = embedder.embed_query("How do I turn a meeting recording into notes?")
+
+    with paused():
+        started = time.monotonic()
+        with pytest.raises(BackendError, match=r"did not answer within 2 s \(store.timeout_s\)"):
+            store.dense_search(vector, 3)
+        assert time.monotonic() - started < 10
+        started = time.monotonic()
+        with pytest.raises(BackendError, match="did not answer within 2 s"):
+            make_chroma_client(settings)  # a new client, too, gives up instead of waiting forever
+        assert time.monotonic() - started < 10
+
+    hits = store.dense_search(vector, 3)  # resumed: the same store answers again
+    assert hits and hits[0][0].article_id == "/use-cases/whisper-meeting-notes"

@@ -88,8 +88,8 @@ class StoreSettings(_Section):
     timeout_s: float = Field(
         default=30.0,
         gt=0,
-        description="Intended timeout for requests to the Chroma server, in seconds. Not applied yet: the Chroma "
-        "client keeps its own timeouts.",
+        description="Timeout of each request to the Chroma server (`server` mode), in seconds: a server that "
+        "does not answer in time gives a clear error instead of blocking the request; the next request tries again.",
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hubchat.config import Settings
@@ -28,18 +30,69 @@ def make_chroma_client(settings: Settings):
             path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
         case "server":
-            where = f"{settings.store.host}:{settings.store.port}"
-            try:
-                client = chromadb.HttpClient(
-                    host=settings.store.host, port=settings.store.port, ssl=settings.store.ssl, settings=_chroma_settings()
-                )
-                client.heartbeat()
-            except Exception as exc:  # chromadb raises plain ValueError/ConnectionError variants
-                raise BackendError(
-                    f"The Chroma server at {where} is not reachable ({type(exc).__name__}). Start it with "
-                    f"`chroma run --path DIR --host {settings.store.host} --port {settings.store.port}`, "
-                    "or set store.mode = \"embedded\"."
-                ) from None
+            _probe(settings)
+            client = chromadb.HttpClient(
+                host=settings.store.host, port=settings.store.port, ssl=settings.store.ssl, settings=_chroma_settings()
+            )
+            _apply_timeout(client, settings.store.timeout_s)
             return client
         case other:  # config validation makes this unreachable; kept so a new mode cannot slip through
             raise BackendError(f"unknown store.mode {other!r}")
+
+
+def _where(settings: Settings) -> str:
+    return f"{settings.store.host}:{settings.store.port}"
+
+
+def _probe(settings: Settings) -> None:
+    """Ask the server's heartbeat, with `store.timeout_s`, before Chroma's client (which waits forever) does.
+
+    Raises:
+        BackendError: refused (with the command that starts a server) or no answer within the timeout.
+    """
+    import httpx
+
+    scheme = "https" if settings.store.ssl else "http"
+    url = f"{scheme}://{_where(settings)}/api/v2/heartbeat"
+    try:
+        httpx.get(url, timeout=settings.store.timeout_s).raise_for_status()
+    except httpx.TimeoutException:
+        raise BackendError(_hanging(settings)) from None
+    except httpx.HTTPError as exc:
+        raise BackendError(
+            f"The Chroma server at {_where(settings)} is not reachable ({type(exc).__name__}). Start it with "
+            f"`chroma run --path DIR --host {settings.store.host} --port {settings.store.port}`, "
+            "or set store.mode = \"embedded\"."
+        ) from None
+
+
+def _hanging(settings: Settings) -> str:
+    return (
+        f"The Chroma server at {_where(settings)} did not answer within {settings.store.timeout_s:g} s "
+        "(store.timeout_s). It may be overloaded or stuck; check it, or restart it."
+    )
+
+
+def _apply_timeout(client, seconds: float) -> None:
+    """Give the client's requests a timeout: chromadb 1.5.9's HTTP client builds its httpx session with none, so a
+    server that accepts connections and never answers would block a request forever. The session is reached
+    through the client's internals (pinned chromadb version; tests/test_store_server.py proves it still works)."""
+    import httpx
+
+    client._server._session.timeout = httpx.Timeout(seconds)
+
+
+@contextmanager
+def chroma_errors(settings: Settings) -> Iterator[None]:
+    """Turn a Chroma server's transport failures into BackendErrors that say what happened (no-op embedded)."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise BackendError(_hanging(settings)) from None
+    except httpx.TransportError as exc:
+        raise BackendError(
+            f"Lost the Chroma server at {_where(settings)} ({type(exc).__name__}); the next request tries again. "
+            "If it is down, restart it."
+        ) from None

@@ -6,6 +6,7 @@ Chroma is the source of truth: the state of each article is read back from its c
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import warnings
@@ -17,7 +18,7 @@ import numpy as np
 from hubchat.config import Settings
 from hubchat.errors import IndexMismatchError
 from hubchat.index.articles import ArticleState, ArticleVersion, states_from_records
-from hubchat.index.chroma_client import make_chroma_client
+from hubchat.index.chroma_client import chroma_errors, make_chroma_client
 from hubchat.index.chroma_embedding import as_chroma_embedding_function
 from hubchat.index.embedder import Embedder
 from hubchat.index.filters import chroma_where
@@ -27,6 +28,17 @@ from hubchat.index.metadata import SCHEMA_VERSION, chunk_from_record, chunk_meta
 from hubchat.types import Chunk, Filters
 
 log = logging.getLogger(__name__)
+
+
+def _over_chroma(method):
+    """A store method whose Chroma server failures surface as BackendErrors (see chroma_errors)."""
+
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        with chroma_errors(self.settings):
+            return method(self, *args, **kwargs)
+
+    return wrapped
 
 _GET_PAGE = 5000
 
@@ -76,8 +88,10 @@ class ChunkStore:
     # ---- reading the state -------------------------------------------------------------------------------
 
     def count(self) -> int:
-        return self.collection.count()
+        with chroma_errors(self.settings):
+            return self.collection.count()
 
+    @_over_chroma
     def _get_all(self, include: list[str]) -> dict:
         ids: list[str] = []
         metas: list[dict] = []
@@ -129,6 +143,7 @@ class ChunkStore:
 
     # ---- writing -----------------------------------------------------------------------------------------
 
+    @_over_chroma
     def write_articles(self, versions: Sequence[ArticleVersion]) -> None:
         """Store whole article versions: add the new chunks first, then drop any other version's chunks.
 
@@ -169,9 +184,11 @@ class ChunkStore:
         except Exception:  # an older server without the endpoint: Chroma's smallest documented limit
             return 5000
 
+    @_over_chroma
     def delete_article(self, article_id: str) -> None:
         self.collection.delete(where={"article_id": article_id})
 
+    @_over_chroma
     def delete_chunks(self, ids: Sequence[str]) -> None:
         if ids:
             self.collection.delete(ids=list(ids))
@@ -212,12 +229,13 @@ class ChunkStore:
         n = self.count()
         if n == 0 or k <= 0:
             return []
-        result = self.collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, n),
-            where=chroma_where(filters),
-            include=["documents", "metadatas", "distances"],
-        )
+        with chroma_errors(self.settings):
+            result = self.collection.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=min(k, n),
+                where=chroma_where(filters),
+                include=["documents", "metadatas", "distances"],
+            )
         out = []
         for cid, doc, meta, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]):
             out.append((chunk_from_record(cid, doc, meta), 1.0 - float(dist)))
@@ -231,7 +249,8 @@ class ChunkStore:
         """The stored vectors of these chunks: (ids found, matrix with one row per found id)."""
         if not ids:
             return [], np.zeros((0, 0), dtype=np.float32)
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        with chroma_errors(self.settings):
+            got = self.collection.get(ids=list(ids), include=["embeddings"])
         if got["embeddings"] is None or len(got["ids"]) == 0:
             return [], np.zeros((0, 0), dtype=np.float32)
         return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
