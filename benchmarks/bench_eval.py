@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,9 @@ def record(folder: Path) -> None:
     meta = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["meta"]
     summary = (folder / "summary.md").read_text(encoding="utf-8").splitlines()
     body = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line for line in summary[1:])
-    write_section(f"hubchat eval: {meta['set']}, {meta['chat_backend']} backend", body)
+    answered = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["answers"]
+    kind = f"{meta['chat_backend']} backend" if answered else "retrieval and checker"
+    write_section(f"hubchat eval: {meta['set']}, {kind}", body)
     print(f"recorded {folder}")
 
 
@@ -66,10 +69,12 @@ def main() -> None:
             record(folder)
         return
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    for i, command in enumerate(runs(args.data, args.local_limit, args.skip_local), 1):
-        out = ROOT / ".hubchat" / "eval" / "results" / f"bench-{stamp}-{i}"
+    # Paths relative to the repository, so the commands recorded in RESULTS.md name no folder of this machine.
+    data = Path(os.path.relpath(args.data.resolve(), ROOT))
+    for i, command in enumerate(runs(data, args.local_limit, args.skip_local), 1):
+        out = Path(".hubchat") / "eval" / "results" / f"bench-{stamp}-{i}"
         subprocess.run([*HUBCHAT, *command, "--out", str(out)], cwd=ROOT, check=True)
-        record(out)
+        record(ROOT / out)
 
 
 if __name__ == "__main__":

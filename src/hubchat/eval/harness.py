@@ -142,7 +142,7 @@ def _checker(settings: Settings, eval_set: EvalSet, runtime: Runtime, options: E
 
     pairs = load_scifact_pairs(eval_set.source, seed=options.seed, limit=claims)
     ratings = rate_pairs(pairs, runtime.embed_cache, progress=lambda done, total: progress("checker pairs", done, total))
-    return {"claims": claims, "pairs": len(pairs), "confusion": confusion(ratings),
+    return {"claims": len({p.claim for p in pairs if not p.original}), "pairs": len(pairs), "confusion": confusion(ratings),
             "supported_precision": supported_precision(ratings), "supported_recall": supported_recall(ratings)}
 
 

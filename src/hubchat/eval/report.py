@@ -61,7 +61,7 @@ def markdown(report: EvalReport, meta: dict) -> str:
     """The run's summary as Markdown tables (the same text `hubchat eval` prints and RESULTS.md quotes)."""
     out = [f"# hubchat eval: {meta['set']}", ""]
     out += [f"- command: `{meta['command']}`", f"- commit: {meta['commit']}", f"- machine: {meta['machine']}",
-            f"- chat backend: {meta['chat_backend']} {meta['chat_model']}".rstrip(),
+            *([f"- chat backend: {meta['chat_backend']} {meta['chat_model']}".rstrip()] if report.summary else []),
             f"- questions: {meta['questions']} (seed {meta['seed']}), run time {meta['seconds']} s", ""]
     if report.retrieval is not None:
         r = report.retrieval
@@ -116,7 +116,7 @@ def answer_tables(summary: dict[str, dict]) -> list[str]:
 
 def checker_table(checker: dict) -> list[str]:
     verdicts = sorted({v for row in checker["confusion"].values() for v in row})
-    out = [f"## The citation checker on labelled pairs ({checker['pairs']} pairs from {checker['claims']} SciFact claims)", "",
+    out = [f"## The citation checker on labelled pairs ({checker['pairs']} pairs from {checker['claims']} SciFact claims with evidence)", "",
            "| pair kind | " + " | ".join(verdicts) + " |", "|---" * (len(verdicts) + 1) + "|"]
     for kind, row in checker["confusion"].items():
         out.append(f"| {kind} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
