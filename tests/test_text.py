@@ -230,3 +230,10 @@ def test_lf_only_input_has_no_stray_carriage_returns():
     text = "Para one.\n\n- item one\n- item two\n"
     assert all("\r" not in t for _, t in blocks(text))
     assert blocks(text) == [("paragraph", "Para one."), ("list_item", "- item one"), ("list_item", "- item two")]
+
+
+def test_control_characters_do_not_crash_the_sentence_splitter():
+    # Found by tests/test_properties.py: pysbd parsed "\x1f1" as a list number and raised.
+    text = "0\x1f1. First point. Then\x0bmore."
+    spans = sentence_spans(text)
+    assert spans and all(text[s:e].strip() for s, e in spans)

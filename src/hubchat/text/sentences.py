@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+
+# Control characters (other than tab and line breaks) crash pysbd's list detection, which reads `\s\d` and then
+# parses the match as a number (int("\x1f1") fails). They carry no words, so they become spaces: same length,
+# same offsets.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029]")
 
 
 @lru_cache(maxsize=1)
@@ -25,8 +31,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, *, join_li
     """
     stop = len(text) if end is None else end
     part = text[start:stop]
+    # Same length, so an offset found in the copy is an offset in `text`.
+    part = _CONTROLS.sub(" ", part)
     if join_lines:
-        # Same length, so an offset found in the copy is an offset in `text`.
         part = part.replace("\r", " ").replace("\n", " ")
     if not part.strip():
         return []
