@@ -115,7 +115,7 @@ def run_ingest_with_progress(runtime, corpus_dir=None, rebuild=False, console: C
 @app.command()
 def ingest(
     path: Annotated[Path | None, typer.Argument(help="Corpus folder (default: corpus.path from the config).")] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Drop the index and embed every article again.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Embed every article again into a new index beside the live one, then switch to it (serving never sees a half-built index).")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
     verbose: VerboseOpt = False,

@@ -70,7 +70,14 @@ class IndexSettings(_Section):
         default="hubchat-articles",
         min_length=3,
         max_length=512,
-        description="Name of the Chroma collection holding the chunks; Chroma's naming rules apply.",
+        description="Name of the Chroma collection holding the chunks; Chroma's naming rules apply. A rebuild writes "
+        "`NAME--gN` beside it and switches over when done; `NAME--active` records which one is live.",
+    )
+    refresh_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often a serving process checks whether another process changed or rebuilt the index "
+        "(one small Chroma read), in seconds; it reloads only when something changed. 0 checks on every question.",
     )
 
 

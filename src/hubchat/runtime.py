@@ -87,4 +87,9 @@ class Runtime:
     def ingest(self, corpus_dir=None, rebuild: bool = False, progress=None):
         from hubchat.ingest.pipeline import ingest
 
+        if rebuild and "store" not in self.__dict__:
+            from hubchat.index.store import ChunkStore
+
+            # A rebuild replaces the live collection, so one built with another embedding model is no reason to stop.
+            self.__dict__["store"] = ChunkStore(self.settings, self.embeddings, check_model=False)
         return ingest(self.settings, self.store, self.embeddings, corpus_dir=corpus_dir, rebuild=rebuild, progress=progress)

@@ -96,3 +96,24 @@ def chroma_errors(settings: Settings) -> Iterator[None]:
             f"Lost the Chroma server at {_where(settings)} ({type(exc).__name__}); the next request tries again. "
             "If it is down, restart it."
         ) from None
+
+
+def reload_embedded(client, settings: Settings):
+    """The same embedded database, reread: embedded Chroma loads a collection's vector index once and never sees
+    what another process adds to it afterwards, so the process's Chroma system for this folder is replaced by a
+    new one (every client of the folder in this process then reads through the new one) and the old one stopped.
+    A Chroma server always serves its latest state: there the client is returned as it is.
+
+    Reaches into chromadb's shared-system registry (pinned chromadb version; tests/test_index_generations.py
+    proves another process's additions become searchable).
+    """
+    if settings.store.mode != "embedded":
+        return client
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    old = SharedSystemClient._identifier_to_system.pop(client._identifier, None)
+    SharedSystemClient._identifier_to_refcount.pop(client._identifier, None)
+    fresh = make_chroma_client(settings)
+    if old is not None:
+        old.stop()
+    return fresh

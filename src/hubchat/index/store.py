@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -18,10 +19,11 @@ import numpy as np
 from hubchat.config import Settings
 from hubchat.errors import IndexMismatchError
 from hubchat.index.articles import ArticleState, ArticleVersion, states_from_records
-from hubchat.index.chroma_client import chroma_errors, make_chroma_client
+from hubchat.index.chroma_client import chroma_errors, make_chroma_client, reload_embedded
 from hubchat.index.chroma_embedding import as_chroma_embedding_function
 from hubchat.index.embedder import Embedder
 from hubchat.index.filters import chroma_where
+from hubchat.index.generations import GenerationPointer, collection_for, lexical_dir_for, manifest_for
 from hubchat.index.lexical import LexicalIndex, fingerprint
 from hubchat.index.manifest import read_manifest, write_manifest
 from hubchat.index.metadata import SCHEMA_VERSION, chunk_from_record, chunk_metadata
@@ -53,37 +55,57 @@ class ChunkStore:
             falls back to its own downloading default.
     """
 
-    def __init__(self, settings: Settings, embedder: Embedder):
+    def __init__(self, settings: Settings, embedder: Embedder, *, generation: int | None = None, check_model: bool = True):
+        """
+        Args:
+            generation: the generation to open (default: the live one); a rebuild opens the next one.
+            check_model: refuse a collection built with another embedding model (a rebuild, which replaces it,
+                opens the live one without this check).
+
+        Raises:
+            IndexMismatchError: the collection was built with another embedding model.
+            BackendError: the Chroma server is not reachable.
+        """
         self.settings = settings
         self.embedder = embedder
-        self.embedding_name = embedding_name = embedder.name
-        dimension = embedder.dimension
+        self.embedding_name = embedder.name
         self.client = make_chroma_client(settings)
-        self.lexical_dir = Path(settings.index.dir) / "lexical"
-        metadata = {"embedding_model": embedding_name, "hubchat_schema": SCHEMA_VERSION}
-        if dimension:
-            metadata["dimension"] = dimension
-        with warnings.catch_warnings():
+        self.pointer = GenerationPointer(self.client, settings.index.collection)
+        live = self.pointer.read()
+        self.generation = live.generation if generation is None else generation
+        self._seen = live
+        self._checked_at = time.monotonic()
+        self._refresh_lock = threading.Lock()
+        self._open(check_model)
+
+    def _open(self, check_model: bool = True) -> None:
+        """Open this store's generation: its collection (created if new) and its lexical folder."""
+        self.collection_name = collection_for(self.settings.index.collection, self.generation)
+        self.lexical_dir = lexical_dir_for(self.settings.index.dir, self.generation)
+        metadata = {"embedding_model": self.embedding_name, "hubchat_schema": SCHEMA_VERSION}
+        if self.embedder.dimension:
+            metadata["dimension"] = self.embedder.dimension
+        with warnings.catch_warnings(), chroma_errors(self.settings):
             warnings.simplefilter("ignore", DeprecationWarning)
             self.collection = self.client.get_or_create_collection(
-                name=settings.index.collection,
+                name=self.collection_name,
                 metadata=metadata,
                 configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=as_chroma_embedding_function(embedder),
+                embedding_function=as_chroma_embedding_function(self.embedder),
             )
         built_with = (self.collection.metadata or {}).get("embedding_model")
-        if built_with and built_with != embedding_name:
+        if check_model and built_with and built_with != self.embedding_name:
             raise IndexMismatchError(
                 f"The index in {self.location} was built with the embedding model {built_with!r}, but the config "
-                f"uses {embedding_name!r}. Run `hubchat ingest --rebuild` to re-embed the corpus."
+                f"uses {self.embedding_name!r}. Run `hubchat ingest --rebuild` to re-embed the corpus."
             )
         self._lexical: LexicalIndex | None = None
 
     @property
     def location(self) -> str:
         if self.settings.store.mode == "server":
-            return f"chroma server {self.settings.store.host}:{self.settings.store.port}, collection {self.settings.index.collection}"
-        return f"{self.settings.index.dir} (collection {self.settings.index.collection})"
+            return f"chroma server {self.settings.store.host}:{self.settings.store.port}, collection {self.collection_name}"
+        return f"{self.settings.index.dir} (collection {self.collection_name})"
 
     # ---- reading the state -------------------------------------------------------------------------------
 
@@ -119,7 +141,7 @@ class ChunkStore:
 
     @property
     def manifest_path(self) -> Path:
-        return Path(self.settings.index.dir) / f"manifest-{self.settings.index.collection}.json"
+        return manifest_for(self.settings.index.dir, self.settings.index.collection, self.generation)
 
     def save_manifest(self, states: Sequence[ArticleState]) -> bool:
         """Record the article states an ingest ended with, if they are complete and match Chroma's ids exactly.
@@ -193,15 +215,60 @@ class ChunkStore:
         if ids:
             self.collection.delete(ids=list(ids))
 
-    def reset(self) -> None:
-        """Drop the whole collection and lexical index (for `ingest --rebuild`)."""
-        import shutil
+    # ---- generations: rebuilding beside the live index, and noticing other processes' ingests ----------------
 
-        name = self.settings.index.collection
-        self.client.delete_collection(name)
-        shutil.rmtree(self.lexical_dir, ignore_errors=True)
-        self.manifest_path.unlink(missing_ok=True)
-        self.__init__(self.settings, self.embedder)
+    def staging(self) -> ChunkStore:
+        """An empty store for the next generation, beside the live one (what a killed rebuild left is dropped)."""
+        following = self.generation + 1
+        with chroma_errors(self.settings):
+            self.pointer.clear(following, Path(self.settings.index.dir))
+        return ChunkStore(self.settings, self.embedder, generation=following)
+
+    def switch_to(self, staged: ChunkStore) -> None:
+        """Make a complete `staged` generation the live one, for this store and (through the pointer) every
+        process; generations before the one it replaces are dropped."""
+        replaced = self.generation
+        with chroma_errors(self.settings):
+            self._seen = self.pointer.announce(staged.generation)
+            self.generation = staged.generation
+            self._open()
+            self._lexical = staged._lexical
+            self.pointer.drop_older_than(replaced, Path(self.settings.index.dir))
+
+    def announce_change(self) -> None:
+        """Tell the other processes this generation's content changed (they reload on their next check)."""
+        with chroma_errors(self.settings):
+            self._seen = self.pointer.announce(self.generation)
+
+    def refresh(self, force: bool = False) -> bool:
+        """Follow another process's ingest or rebuild: read the pointer (at most every `index.refresh_s`
+        seconds unless forced) and, when it moved, reopen the live generation and reload the lexical index.
+
+        Returns:
+            Whether anything was reloaded.
+        """
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.settings.index.refresh_s:
+            return False
+        if not self._refresh_lock.acquire(blocking=force):
+            return False  # another thread is checking right now
+        try:
+            self._checked_at = now
+            with chroma_errors(self.settings):
+                live = self.pointer.read()
+            if live == self._seen:
+                return False
+            if live.generation == self.generation:
+                self.client = reload_embedded(self.client, self.settings)
+                self.pointer = GenerationPointer(self.client, self.settings.index.collection)
+            self.generation = live.generation
+            self._open()
+            self._seen = live
+            self.sync_lexical()
+            log.info("index changed by another process: now generation %d", self.generation)
+            return True
+        finally:
+            self._refresh_lock.release()
 
     # ---- the lexical index ---------------------------------------------------------------------------------
 

@@ -85,7 +85,8 @@ def ingest(
         store: where chunks go; its lexical index is refreshed at the end.
         embeddings: the embedder the store was built with (its `name` goes into every version key).
         corpus_dir: the folder to read (default: settings.corpus.path).
-        rebuild: drop the index first and embed everything again.
+        rebuild: embed everything again into a new generation beside the live index, then switch to it (serving
+            processes keep answering from the old one until then).
         progress: called as progress(stage, done, total) with stage "scan" (files), "chunk" (articles) and
             "embed" (chunks embedded and written; reported once every article is chunked and the total is known).
 
@@ -130,10 +131,10 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
 
 
 def _ingest(
-    settings: Settings, store: ChunkStore, embeddings: Embedder, root: Path, rebuild: bool, report: ProgressFn, started: float
+    settings: Settings, live: ChunkStore, embeddings: Embedder, root: Path, rebuild: bool, report: ProgressFn, started: float
 ) -> IngestSummary:
-    if rebuild:
-        store.reset()
+    # A rebuild fills the next generation beside the live one, which keeps serving until the switch at the end.
+    store = live.staging() if rebuild else live
     states = store.article_states()
     candidates, skipped = _scan(root, settings, embeddings.name, states, report)
     chosen, duplicates = _choose(candidates)
@@ -148,6 +149,10 @@ def _ingest(
     final = {c.article_id: dataclasses.replace(states[c.article_id], stale_ids=()) for c in unchanged}
     final.update(new_states)
     store.save_manifest(list(final.values()))
+    if rebuild:
+        live.switch_to(store)
+    elif deleted or added or updated:
+        live.announce_change()
     return IngestSummary(
         added=tuple(sorted(added)),
         updated=tuple(sorted(updated)),

@@ -105,6 +105,7 @@ class HybridRetriever:
             InputError: the question is empty.
         """
         query = self._searchable(query)
+        self.store.refresh()  # follow another process's ingest (a cheap check, at most every index.refresh_s)
         s = self.settings
         top_k = s.top_k if top_k is None else top_k
         if top_k < 1:
