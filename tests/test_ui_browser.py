@@ -172,6 +172,9 @@ def test_script_in_a_question_and_in_an_article_renders_as_text(page: Page, ui_s
     expect(card.locator(".hc-passage")).to_contain_text(SCRIPT_TEXT)
     expect(card.locator(".hc-passage")).to_contain_text(IMG_TEXT)
     expect(card.locator("mark.hc-active")).to_contain_text(SCRIPT_TEXT)
+    # the passage is rendered Markdown: its section heading is a heading, not "## " text
+    expect(card.locator(".hc-passage h2").first).to_be_visible()
+    expect(card.locator(".hc-passage")).not_to_contain_text("## ")
 
     page.wait_for_timeout(300)  # a script or onerror handler would have fired by now
     assert page.dialogs == []

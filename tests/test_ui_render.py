@@ -18,11 +18,11 @@ from hubchat.types import (
     SpanSupport,
 )
 from hubchat.web.chat import example_questions, parse_filters
+from hubchat.web.passage_html import passage_html
 from hubchat.web.render import (
     TurnView,
     answer_markdown,
     conversation_markdown,
-    highlighted_html,
     md_text,
     safe_link,
     source_card_html,
@@ -64,9 +64,30 @@ def test_answer_markdown_links_each_marker_to_its_sentence_and_passage():
 
 def test_highlights_split_overlapping_spans_and_escape_the_text():
     text = "abc <b> def"
-    out = highlighted_html(text, [(0, 5, 0), (4, 11, 2)])
-    assert out == '<mark class="hc-span" data-s="0">abc </mark><mark class="hc-span" data-s="0 2">&lt;</mark><mark class="hc-span" data-s="2">b&gt; def</mark>'
-    assert highlighted_html("\n\n  x y  \n", [(4, 5, 1)]) == '<mark class="hc-span" data-s="1">x</mark> y'
+    out = passage_html(text, [(0, 5, 0), (4, 11, 2)])
+    assert out == '<p><mark class="hc-span" data-s="0">abc </mark><mark class="hc-span" data-s="0 2">&lt;</mark><mark class="hc-span" data-s="2">b&gt; def</mark></p>'
+    assert passage_html("\n\n  x y  \n", [(4, 5, 1)]) == '<p><mark class="hc-span" data-s="1">x</mark> y</p>'
+
+
+def test_a_passage_renders_its_markdown_with_raw_html_and_links_off():
+    text = "## Memory\n\nThe **MI300X** has 192 GB.\n\n- one\n- two\n\n| GPU | GB |\n|---|---|\n| H100 | 80 |\n\n<img src=x onerror=alert(1)> ![i](http://e/x.png) [l](javascript:alert(1))"
+    out = passage_html(text, [])
+    assert "<h2>Memory</h2>" in out and "<strong>MI300X</strong>" in out
+    assert "<li>one</li>" in out and "<td>H100</td>" in out
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert "<img" not in out and "<a " not in out and "href" not in out
+
+
+def test_highlights_survive_the_markdown_and_never_span_two_blocks_or_cells():
+    text = "## Memory\n\nThe MI300X has 192 GB.\n\n- one item\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    out = passage_html(text, [(0, len(text), 3)])
+    assert '<h2><mark class="hc-span" data-s="3">Memory</mark></h2>' in out
+    assert '<li><mark class="hc-span" data-s="3">one item</mark></li>' in out
+    assert '<td><mark class="hc-span" data-s="3"> 1 </mark></td>' in out
+    assert out.count("<mark") == out.count("</mark>") == 7  # heading, paragraph, item, four cells
+    partial = passage_html(text, [(text.index("192"), text.index("one") + 3, 0)])
+    assert '<p>The MI300X has <mark class="hc-span" data-s="0">192 GB.</mark></p>' in partial
+    assert '<li><mark class="hc-span" data-s="0">one</mark> item</li>' in partial
 
 
 def test_source_card_shows_metadata_escaped_and_the_span_in_place():

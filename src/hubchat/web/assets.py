@@ -98,7 +98,16 @@ CSS = """
   border: 1px solid var(--border-color-primary); font-size: 0.78rem; }
 .hc-section { font-size: 0.82rem; color: var(--body-text-color-subdued); }
 .hc-passage { margin: 0.45rem 0 0.2rem; padding: 0.45rem 0.7rem; border-left: 3px solid var(--border-color-primary);
-  font-size: 0.9rem; line-height: 1.5; white-space: pre-wrap; max-height: 22rem; overflow-y: auto; }
+  font-size: 0.9rem; line-height: 1.5; max-height: 22rem; overflow-y: auto; overflow-wrap: anywhere; }
+.hc-passage > :first-child { margin-top: 0; }
+.hc-passage > :last-child { margin-bottom: 0; }
+.hc-passage p, .hc-passage ul, .hc-passage ol, .hc-passage pre, .hc-passage table { margin: 0.35rem 0; }
+.hc-passage h1, .hc-passage h2, .hc-passage h3, .hc-passage h4, .hc-passage h5, .hc-passage h6 {
+  font-size: 0.95rem; font-weight: 600; margin: 0.4rem 0 0.2rem; }
+.hc-passage ul, .hc-passage ol { padding-left: 1.3rem; }
+.hc-passage table { border-collapse: collapse; font-size: 0.85rem; }
+.hc-passage th, .hc-passage td { border: 1px solid var(--border-color-primary); padding: 0.15rem 0.4rem; }
+.hc-passage pre { white-space: pre-wrap; font-size: 0.85rem; }
 mark.hc-span { background: #fef08a; color: inherit; padding: 0.05em 0; border-radius: 0.15em; }
 mark.hc-span.hc-active { background: #fbbf24; box-shadow: 0 0 0 2px #d97706; }
 .dark mark.hc-span { background: #854d0e; }

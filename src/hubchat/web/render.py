@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hubchat.types import FLAGGED_VERDICTS, AnswerResult, SentenceCheck, Source
+from hubchat.web.passage_html import passage_html
 
 # Characters that Markdown (GFM, as Gradio's Chatbot renders it) gives a meaning anywhere in a line.
 _MD_INLINE = {c: f"&#{ord(c)};" for c in "\\`*_[]|~$!{}"}
@@ -142,29 +143,6 @@ def span_ranges(source: Source, sentences: Iterable[SentenceCheck]) -> list[tupl
     return ranges
 
 
-def highlighted_html(text: str, ranges: Sequence[tuple[int, int, int]]) -> str:
-    """`text` escaped, with each span in `ranges` wrapped in <mark data-s="sentence indices">.
-
-    Overlapping spans are split at their boundaries, so each character is inside at most one <mark>, whose
-    data-s lists every sentence it supports.
-    """
-    # Leading and trailing blank lines of a chunk only push the passage down; offsets shift with the cut.
-    lead = len(text) - len(text.lstrip())
-    text = text.strip()
-    ranges = [(max(0, a - lead), min(len(text), b - lead), s) for a, b, s in ranges]
-    ranges = [r for r in ranges if r[1] > r[0]]
-    cuts = sorted({0, len(text), *(r[0] for r in ranges), *(r[1] for r in ranges)})
-    out = []
-    for a, b in zip(cuts, cuts[1:]):
-        covering = sorted({s for start, end, s in ranges if start <= a and b <= end})
-        piece = esc(text[a:b])
-        if covering:
-            out.append(f'<mark class="hc-span" data-s="{" ".join(map(str, covering))}">{piece}</mark>')
-        else:
-            out.append(piece)
-    return "".join(out)
-
-
 def source_meta_html(source: Source) -> str:
     bits = []
     if source.date:
@@ -186,7 +164,7 @@ def source_card_html(key: str, source: Source, sentences: Sequence[SentenceCheck
         f'<details class="hc-src" id="src-{esc(key)}-{source.number}"{" open" if open_ else ""}>'
         f'<summary><span class="hc-num">[{source.number}]</span> <span class="hc-title">{esc(source.title)}</span></summary>'
         f"{source_meta_html(source)}"
-        f'<blockquote class="hc-passage">{highlighted_html(source.text, ranges)}</blockquote>'
+        f'<blockquote class="hc-passage">{passage_html(source.text, ranges)}</blockquote>'
         "</details>"
     )
 
@@ -314,7 +292,7 @@ def review_sentence_html(record, sentence: SentenceCheck) -> str:
             f'<div class="hc-review-passage"><div class="hc-src-head"><span class="hc-num">[{sup.number}]</span> '
             f'<span class="hc-title">{esc(source.title)}</span> · support score <b>{sup.score:.2f}</b></div>'
             f"{source_meta_html(source)}"
-            f'<blockquote class="hc-passage">{highlighted_html(source.text, ranges)}</blockquote></div>'
+            f'<blockquote class="hc-passage">{passage_html(source.text, ranges)}</blockquote></div>'
         )
     if not passages:
         passages.append('<div class="hc-none">No citation.</div>')
