@@ -17,12 +17,17 @@ RETRIEVAL_COLUMNS = ("nDCG@10", "recall@5", "recall@20", "recall@100", "MRR@10")
 
 
 def git_commit(cwd: Path | None = None) -> str:
-    """The checkout's commit (with "+changes" when the tree differs from it), or "unknown" outside a checkout."""
+    """The checkout's commit (with "+changes" when tracked files other than benchmarks/RESULTS.md differ from it),
+    or "unknown" outside a checkout."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        # The results file itself is rewritten by the benchmark runs: a change there is not a change of the code.
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(exclude,top)benchmarks/RESULTS.md"],
+            cwd=cwd, capture_output=True, text=True, timeout=10,
+        )
         return commit.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
