@@ -226,19 +226,21 @@ def _beir(tmp_path: Path, queries: list[dict], qrels: str = "query-id\tcorpus-id
 def test_a_squad_style_folder_becomes_answer_cases(tmp_path):
     folder = _beir(tmp_path, [
         {"_id": "q1", "text": "Who?", "answers": ["Ann", "Ann"], "is_impossible": False, "gold_passage_id": "d1"},
-        {"_id": "q2", "text": "Unjudged?", "answers": [], "is_impossible": True},
+        {"_id": "q2", "text": "Unjudged?", "answers": ["Bo"], "is_impossible": False},
     ])
     eval_set = load_beir_set(folder)
-    assert eval_set.has_answers and [c.id for c in eval_set.cases] == ["q1"]  # unjudged queries are left out
+    assert eval_set.has_answers and [c.id for c in eval_set.cases] == ["q1"]  # unjudged answerable ones are left out
     case = eval_set.cases[0]
     assert case.answers == ("Ann",) and case.evidence == (Evidence("d1", texts=("Ann",)),)
     assert case.gold_articles == {"d1"}
 
 
-def test_a_multihop_null_query_expects_a_refusal(tmp_path):
-    folder = _beir(tmp_path, [{"_id": "q1", "text": "?", "answer": "Insufficient information.", "evidence": []}])
-    case = load_beir_set(folder).cases[0]
-    assert case.expect_refusal and case.answers == ()
+def test_a_multihop_null_query_expects_a_refusal_even_without_judgements(tmp_path):
+    folder = _beir(tmp_path, [{"_id": "q1", "text": "?", "answer": "Yes", "evidence": []},
+                              {"_id": "q9", "text": "?", "answer": "Insufficient information.", "evidence": []}])
+    cases = {c.id: c for c in load_beir_set(folder).cases}
+    assert set(cases) == {"q1", "q9"}  # q9 has no qrels line: nothing is relevant to it
+    assert cases["q9"].expect_refusal and cases["q9"].answers == () and not cases["q9"].gold_articles
 
 
 def test_malformed_sets_are_refused_with_the_file_and_line(tmp_path):

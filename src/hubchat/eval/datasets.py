@@ -141,7 +141,7 @@ def _beir_case(query: dict, relevance: dict[str, int]) -> EvalCase:
 
 
 def load_beir_set(directory: Path, name: str | None = None) -> EvalSet:
-    """A BEIR folder's judged queries as cases (queries without judgements are left out, as BEIR does).
+    """A BEIR folder's judged queries as cases, and its unjudged queries whose answer is a refusal.
 
     Raises:
         InputError: a file is missing or malformed.
@@ -156,9 +156,11 @@ def load_beir_set(directory: Path, name: str | None = None) -> EvalSet:
         if "_id" not in query or "text" not in query:
             raise InputError(f"{directory / 'queries.jsonl'}: a query lacks '_id' or 'text'")
         judged = qrels.get(str(query["_id"]))
-        if judged is None:
-            continue
-        cases.append(_beir_case(query, judged))
+        case = _beir_case(query, judged or {})
+        # Unjudged queries are left out, as BEIR does, unless they are answer questions: a question whose right
+        # reply is a refusal has no relevant document (MultiHop-RAG's null queries).
+        if judged is not None or case.expect_refusal:
+            cases.append(case)
     has_answers = any(c.answers or c.expect_refusal for c in cases)
     return EvalSet(name or directory.name, directory, tuple(cases), has_answers)
 
