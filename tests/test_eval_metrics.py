@@ -319,3 +319,15 @@ def test_a_beir_corpus_is_written_as_markdown_the_corpus_reader_reads_back(tmp_p
     assert write_corpus_folder(eval_set, folder) == (0, 0)  # nothing changed, nothing rewritten
     (source / "corpus.jsonl").write_text(json.dumps(docs[0]) + "\n")
     assert write_corpus_folder(eval_set, folder) == (0, 1)  # a document gone from the set leaves the folder
+
+
+def test_figures_by_question_type_show_where_a_system_loses():
+    from hubchat.eval.summary import by_kind
+
+    cases = [EvalCase("q1", "?", answers=("x",), kind="single"), EvalCase("q2", "?", answers=("y",), kind="followup"),
+             EvalCase("q3", "?", expect_refusal=True, kind="refusal")]
+    system = _Scripted("s", {"q1": _answer("x [1]"), "q2": _answer(REFUSAL, refused=True), "q3": _answer(REFUSAL, refused=True)})
+    kinds = by_kind([run_case(system, c) for c in cases])
+    assert kinds["single"]["s"] == {"questions": 1, "contains_answer": 1.0, "refused": 0.0}
+    assert kinds["followup"]["s"]["contains_answer"] == 0.0 and kinds["followup"]["s"]["refused"] == 1.0
+    assert kinds["refusal"]["s"]["contains_answer"] is None

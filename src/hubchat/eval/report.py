@@ -12,6 +12,7 @@ from pathlib import Path
 from hubchat.eval.harness import EvalReport
 from hubchat.eval.machine import machine_info
 from hubchat.eval.runner import Record
+from hubchat.eval.summary import by_kind
 
 RETRIEVAL_COLUMNS = ("nDCG@10", "recall@5", "recall@20", "recall@100", "MRR@10")
 
@@ -78,6 +79,7 @@ def markdown(report: EvalReport, meta: dict) -> str:
                 f"difference {r.largest_difference:.2e}.", ""]
     if report.summary:
         out += answer_tables(report.summary)
+        out += kind_table(by_kind(report.records))
     if report.checker:
         out += checker_table(report.checker)
     return "\n".join(out).rstrip() + "\n"
@@ -116,6 +118,20 @@ def answer_tables(summary: dict[str, dict]) -> list[str]:
     out = ["## Answers", "", "| measure | " + " | ".join(systems) + " |", "|---" * (len(systems) + 1) + "|"]
     for label, get in rows:
         out.append(f"| {label} | " + " | ".join(_fmt(get(summary[s])) for s in systems) + " |")
+    return out + [""]
+
+
+def kind_table(kinds: dict[str, dict[str, dict]]) -> list[str]:
+    """Per question type: contains the answer / refused, one column a system."""
+    if len(kinds) < 2:
+        return []
+    systems = list(next(iter(kinds.values())))
+    out = ["## By question type (contains the answer / share refused)", "",
+           "| type | questions | " + " | ".join(systems) + " |", "|---" * (len(systems) + 2) + "|"]
+    for kind, figures in kinds.items():
+        n = max(f["questions"] for f in figures.values())
+        cells = [f"{_fmt(f['contains_answer'], 2)} / {_fmt(f['refused'], 2)}" for f in figures.values()]
+        out.append(f"| {kind or '–'} | {n} | " + " | ".join(cells) + " |")
     return out + [""]
 
 

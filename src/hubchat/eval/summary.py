@@ -96,3 +96,19 @@ def summarize(records: Sequence[Record]) -> dict[str, dict]:
     """system -> its figures, systems in the order they first appear."""
     systems = list(dict.fromkeys(r.system for r in records))
     return {s: summarize_system([r for r in records if r.system == s]) for s in systems}
+
+
+def by_kind(records: Sequence[Record]) -> dict[str, dict[str, dict]]:
+    """kind -> system -> {questions, contains the answer, refused share}: where each system wins and loses
+    (follow-ups against single questions, comparison against null queries...)."""
+    out: dict[str, dict[str, dict]] = {}
+    for kind in sorted({r.case.kind for r in records}):
+        for system in dict.fromkeys(r.system for r in records):
+            rows = [r for r in records if r.case.kind == kind and r.system == system and r.answer is not None]
+            answerable = [r for r in rows if r.scores.contains_answer is not None]
+            out.setdefault(kind, {})[system] = {
+                "questions": len(rows),
+                "contains_answer": _mean(float(r.scores.contains_answer) for r in answerable),
+                "refused": _mean(float(r.answer.refused) for r in rows),
+            }
+    return out
