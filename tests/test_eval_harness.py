@@ -167,3 +167,17 @@ def test_chat_model_answers_and_the_baseline_go_through_a_real_llama_server(squa
     # the recipe always calls the model, and llama.cpp reports the tokens it read and wrote
     assert all(r.answer.prompt_tokens and r.answer.completion_tokens for r in baseline)
     assert all(r.answer.first_token_s is not None and r.answer.first_token_s <= r.answer.total_s for r in baseline)
+
+
+def test_a_stopped_runs_records_alone_give_the_same_answer_figures(first_run, tmp_path):
+    from hubchat.eval.report import answer_tables, summary_from_records
+
+    _, report, _ = first_run
+    folder = tmp_path / "stopped"
+    write_results(report, folder, "hubchat eval squad-small")
+    text = summary_from_records(folder)
+    assert "\n".join(answer_tables(report.summary)) in text
+    assert (folder / "summary-partial.md").read_text(encoding="utf-8") == text
+    lines = (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    (folder / "records.jsonl").write_text("\n".join(lines[:8]) + "\n", encoding="utf-8")  # cut short, as by a kill
+    assert "records: 8 (" in summary_from_records(folder)

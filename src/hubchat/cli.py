@@ -307,6 +307,22 @@ def evaluate(
     console.print(f"Results in {folder}", highlight=False)
 
 
+@app.command("eval-summary")
+def eval_summary(
+    folder: Annotated[Path, typer.Argument(help="A results folder of `hubchat eval` (its records.jsonl is read).")],
+    verbose: VerboseOpt = False,
+) -> None:
+    """Summarise a results folder from its records alone (a run stopped before its end keeps its records)."""
+    _setup_logging(verbose)
+    from hubchat.eval.report import summary_from_records
+
+    try:
+        text = summary_from_records(folder)
+    except HubchatError as exc:
+        _fail(exc)
+    out.print(text, markup=False, highlight=False)
+
+
 def _prepare_chat_backend(runtime) -> None:
     """Get the answer generator ready before serving: a local model loads now (its load blocks the process).
 

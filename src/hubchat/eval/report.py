@@ -9,10 +9,11 @@ import json
 import subprocess
 from pathlib import Path
 
+from hubchat.errors import InputError
 from hubchat.eval.harness import EvalReport
 from hubchat.eval.machine import machine_info
 from hubchat.eval.runner import Record
-from hubchat.eval.summary import by_kind
+from hubchat.eval.summary import by_kind, summarize
 
 RETRIEVAL_COLUMNS = ("nDCG@10", "recall@5", "recall@20", "recall@100", "MRR@10")
 
@@ -214,3 +215,25 @@ def write_results(report: EvalReport, folder: Path, command: str) -> dict[str, P
     for path in charts(report, folder):
         files[path.stem] = path
     return files
+
+
+def summary_from_records(folder: Path) -> str:
+    """A summary of a results folder's records.jsonl alone, for a run stopped before its end: the answer tables
+    and the figures by question type, written as summary-partial.md (the run's own summary, if any, is kept).
+
+    Raises:
+        InputError: the folder has no records.
+    """
+    path = folder / "records.jsonl"
+    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        raise InputError(f"no records in {folder}")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = [Record.from_json(r) for r in rows]
+    counts = {s: sum(r.system == s for r in records) for s in dict.fromkeys(r.system for r in records)}
+    out = [f"# hubchat eval: {rows[0].get('set', folder.name)} (from the records alone)", "",
+           f"- records: {len(records)} ({', '.join(f'{s} {n}' for s, n in counts.items())}) in `{path.name}`",
+           f"- summarised at commit {git_commit(Path(__file__).resolve().parent)} on {machine_info()}", ""]
+    out += answer_tables(summarize(records)) + kind_table(by_kind(records))
+    text = "\n".join(out).rstrip() + "\n"
+    (folder / "summary-partial.md").write_text(text, encoding="utf-8")
+    return text

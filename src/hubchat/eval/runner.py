@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from hubchat.errors import HubchatError
 from hubchat.eval.answer_metrics import (
     CitationScores,
+    CitedPassage,
     citation_scores,
     contains_answer,
     exact_match,
@@ -21,6 +22,7 @@ from hubchat.eval.answer_metrics import (
 )
 from hubchat.eval.datasets import EvalCase
 from hubchat.eval.systems import AnswerSystem, SystemAnswer
+from hubchat.types import Turn
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,35 @@ class Record:
     scores: AnswerScores | None
     error: str = ""
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, row: dict) -> Record:
+        """A record read back from records.jsonl, with what the summary needs (a run stopped half-way can still
+        be summarised); cited passages keep only their preview."""
+        case = EvalCase(
+            id=row["id"], question=row["question"], history=tuple(Turn(**t) for t in row.get("history") or ()),
+            answers=tuple(row.get("reference_answers") or ()), expect_refusal=bool(row.get("expect_refusal")),
+            relevance=dict.fromkeys(row.get("gold_articles") or (), 1), kind=row.get("kind") or "",
+        )
+        if "answer" not in row:
+            return cls(row["system"], case, None, None, error=row.get("error", ""))
+
+        def passages(items) -> tuple[CitedPassage, ...]:
+            return tuple(CitedPassage(p["number"], p["article_id"], p.get("text", ""), p.get("section", "")) for p in items)
+
+        answer = SystemAnswer(
+            text=row["answer"], refused=row["refused"], cited=passages(row.get("cited") or ()),
+            shown=passages(row.get("shown") or ()), verdict=row.get("verdict", ""),
+            sentence_verdicts=tuple(row.get("sentence_verdicts") or ()), flagged=int(row.get("flagged_sentences") or 0),
+            first_token_s=row.get("first_token_s"), total_s=float(row.get("total_s") or 0.0),
+            prompt_tokens=row.get("prompt_tokens"), completion_tokens=row.get("completion_tokens"),
+            standalone_question=row.get("standalone_question", ""),
+        )
+        raw = row.get("scores")
+        scores = None
+        if raw is not None:
+            scores = AnswerScores(**{**raw, "citations": CitationScores(**raw["citations"])})
+        return cls(row["system"], case, answer, scores, error=row.get("error", ""))
 
     def to_json(self) -> dict:
         case = self.case
