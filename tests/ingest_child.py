@@ -96,3 +96,20 @@ def run_ingest_child(config: Path, die_at: str = "never") -> tuple[int, str]:
     else:
         assert code == -signal.SIGKILL and "dying" in out and "finished" not in out, (code, out, err[-3000:])
     return code, out
+
+
+def corpus_in_groups(folder: Path, embedder_name: str, articles: int):
+    """Real articles in folder/corpus, with embedder batches small enough that an ingest embeds and writes them in
+    about three groups, so a child can be caught (or killed) between two writes.
+
+    Returns:
+        (corpus folder, config file for the child, settings for this process, chunks the corpus makes).
+    """
+    from hubchat.ingest.pipeline import GROUP_BATCHES
+    from tests.helpers import copy_real_articles, expected_chunk_ids, settings_for, write_config
+
+    corpus = Path(folder) / "corpus"
+    copy_real_articles(corpus, articles)
+    total = sum(len(ids) for ids in expected_chunk_ids(settings_for(folder, corpus), embedder_name, corpus).values())
+    batches = f"[embeddings]\nbatch_size = {max(1, total // (3 * GROUP_BATCHES))}"
+    return corpus, write_config(folder, corpus, batches), settings_for(folder, corpus, batches), total

@@ -11,28 +11,22 @@ import pytest
 from hubchat.errors import IndexMismatchError
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
-from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
+from hubchat.ingest.pipeline import ingest
 from tests.helpers import (
     assert_index_matches_corpus,
     copy_real_articles,
-    expected_chunk_ids,
     open_store,
     settings_for,
     write_article,
     write_config,
 )
-from tests.ingest_child import finish, read_until, start_ingest
+from tests.ingest_child import corpus_in_groups, finish, read_until, start_ingest
 
 QUESTION = "GPU"
 
 
 def _setup(tmp_path: Path, embedder, articles: int = 5):
-    corpus = tmp_path / "corpus"
-    copy_real_articles(corpus, articles)
-    total = sum(len(ids) for ids in expected_chunk_ids(settings_for(tmp_path, corpus), embedder.name, corpus).values())
-    batches = f"[embeddings]\nbatch_size = {max(1, total // (3 * GROUP_BATCHES))}"
-    config = write_config(tmp_path, corpus, batches)
-    settings = settings_for(tmp_path, corpus, batches)
+    corpus, config, settings, total = corpus_in_groups(tmp_path, embedder.name, articles)
     serving = open_store(settings, embedder)
     ingest(settings, serving, embedder)
     return corpus, config, settings, serving, total

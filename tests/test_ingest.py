@@ -16,13 +16,12 @@ from hubchat.errors import IndexMismatchError, IngestBusyError
 from hubchat.index.lexical import LexicalIndex
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
-from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
+from hubchat.ingest.pipeline import ingest
 from tests.helpers import (
     SAMPLES,
     SMALL_CHUNKS_TOML,
     assert_index_matches_corpus,
     chroma_records,
-    copy_real_articles,
     expected_chunk_ids,
     html_page,
     open_store,
@@ -31,7 +30,7 @@ from tests.helpers import (
     write_config,
     write_samples,
 )
-from tests.ingest_child import finish, read_until, run_ingest_child, start_ingest
+from tests.ingest_child import corpus_in_groups, finish, read_until, run_ingest_child, start_ingest
 
 SMALL = SMALL_CHUNKS_TOML
 URLS = sorted(s.url for s in SAMPLES)
@@ -263,13 +262,7 @@ def test_an_index_built_with_another_embedding_model_is_refused(settings, store,
 
 def test_kill_9_mid_ingest_then_ingest_again_leaves_each_article_once(tmp_path: Path, embedder):
     n_articles = 6
-    corpus = tmp_path / "corpus"
-    copy_real_articles(corpus, n_articles)
-    total = sum(len(ids) for ids in expected_chunk_ids(settings_for(tmp_path, corpus), embedder.name, corpus).values())
-    # Embedder batches small enough that the child embeds and writes the corpus in about three groups.
-    batches = f"[embeddings]\nbatch_size = {max(1, total // (3 * GROUP_BATCHES))}"
-    config = write_config(tmp_path, corpus, batches)
-    settings = settings_for(tmp_path, corpus, batches)
+    corpus, config, settings, total = corpus_in_groups(tmp_path, embedder.name, n_articles)
 
     proc = start_ingest(config)
     lines = read_until(proc, "embedded", timeout=120)
@@ -336,12 +329,7 @@ def test_kill_between_chroma_write_and_lexical_save_is_repaired_when_the_store_l
 
 
 def test_a_second_ingest_while_one_runs_is_refused_and_changes_nothing(tmp_path: Path, embedder):
-    corpus = tmp_path / "corpus"
-    copy_real_articles(corpus, 6)
-    total = sum(len(ids) for ids in expected_chunk_ids(settings_for(tmp_path, corpus), embedder.name, corpus).values())
-    batches = f"[embeddings]\nbatch_size = {max(1, total // (3 * GROUP_BATCHES))}"
-    config = write_config(tmp_path, corpus, batches)
-    settings = settings_for(tmp_path, corpus, batches)
+    corpus, config, settings, total = corpus_in_groups(tmp_path, embedder.name, 6)
 
     go = tmp_path / "go"
     first = start_ingest(config, die_at=f"hold:{go}")

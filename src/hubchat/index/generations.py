@@ -64,9 +64,11 @@ class GenerationPointer:
 
     def read(self) -> Pointer:
         """The pointer as stored now (generation 0, version 0 when no ingest has announced anything yet)."""
+        from chromadb.errors import NotFoundError
+
         try:
             meta = self.client.get_collection(self.name).metadata or {}
-        except Exception:  # chromadb raises NotFoundError / ValueError variants for a missing collection
+        except NotFoundError:  # only "missing" means generation 0; a server that fails must not look like it
             return Pointer(0, 0)
         return Pointer(int(meta.get("generation", 0)), int(meta.get("version", 0)))
 

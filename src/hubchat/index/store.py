@@ -71,7 +71,8 @@ class ChunkStore:
         self.embedding_name = embedder.name
         self.client = make_chroma_client(settings)
         self.pointer = GenerationPointer(self.client, settings.index.collection)
-        live = self.pointer.read()
+        with chroma_errors(settings):
+            live = self.pointer.read()
         self.generation = live.generation if generation is None else generation
         self._seen = live
         self._checked_at = time.monotonic()
