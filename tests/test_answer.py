@@ -293,3 +293,13 @@ def test_a_refusal_tacked_onto_a_cited_answer_is_dropped():
     assert without_stray_refusal(refusal, refusal) == refusal
     uncited = f"Norway buys storage. {refusal}"
     assert without_stray_refusal(uncited, refusal) == uncited
+
+
+def test_the_passages_are_announced_before_the_model_writes_a_word(indexed, embedder):
+    settings, store = indexed
+    answerer = make_answerer(settings, store, embedder, scripted("Norway is buying 2 PB of flash storage [1]."))
+    events = list(answerer.stream("How much flash storage is Norway buying?"))
+    kinds = [e.kind for e in events]
+    assert kinds.index("passages") < kinds.index("token")
+    announced = next(e for e in events if e.kind == "passages").passages
+    assert announced == events[-1].result.passages, "the passages shown first are the ones the answer cites from"

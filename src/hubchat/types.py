@@ -255,6 +255,14 @@ class AnswerResult:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    kind: Literal["status", "token", "final"]
+    """One step of a streamed answer.
+
+    Kinds, in the order they come: "status" (a line saying what is happening), "passages" (the passages the answer
+    will draw on, numbered as its [n] markers will cite them: `passages`; sent before the model writes, so a reader
+    sees them at once), "token" (a piece of the answer text), and one "final" carrying the `result`.
+    """
+
+    kind: Literal["status", "passages", "token", "final"]
     text: str = ""
     result: AnswerResult | None = None
+    passages: tuple[Source, ...] = ()

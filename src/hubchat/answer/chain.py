@@ -137,6 +137,7 @@ class Answerer:
             yield AnswerEvent("final", result=self._result(run, refusal, None))
             return
 
+        yield AnswerEvent("passages", passages=run.shown)
         yield AnswerEvent("status", f"Found {len(passages)} passages; writing the answer…")
         pieces: list[str] = []
         for piece in self.generator.stream(run.standalone, passages, run.usage):
