@@ -159,6 +159,8 @@ def test_filters_limit_the_articles_answered_from(indexed, embedder):
 
 def test_injected_instructions_stay_inside_their_passage_and_an_obeying_answer_is_caught(indexed, embedder):
     settings, store = indexed
+    # Whole passages, so the injected line reaches the model (under a budget it is dropped as irrelevant).
+    settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"prompt_token_budget": 0})})
     recorder = PromptRecorder()
     answerer = make_answerer(settings, store, embedder, scripted("PWNED.", recorder=recorder))
     question = "How well does Whisper transcribe meetings?"
@@ -261,6 +263,23 @@ def test_local_backend_streams_a_checked_answer(indexed, embedder, local_chat_se
     assert result.backend.startswith("local:")
     assert result.prompt_tokens and result.prompt_tokens > 100
     assert result.report is not None and result.passages
+
+
+@pytest.mark.server
+def test_the_rules_are_read_once_and_served_from_the_servers_cache_even_after_a_follow_up_rewrite(
+    indexed, embedder, local_chat_settings
+):
+    settings, store = indexed
+    local = settings.model_copy(update={"chat": local_chat_settings.model_copy(update={"max_tokens": 8})})
+    answerer = make_answerer(local, store, embedder)
+    first = answerer.answer("How much flash storage is Norway buying?")
+    # A follow-up asks the same server for a rewrite first, with a prompt unlike the answers' (SmolLM2's reply
+    # may then be set aside for the heuristic, but the call is made either way).
+    answerer.answer("And who sells it?", history=[Turn(first.question, first.text)])
+    after = answerer.answer("Which GPUs are scarce?")
+    rules = len(PROMPTS.render("system", refusal=PROMPTS.refusal)) // 6  # a token is 4-5 characters of English
+    assert after.cached_prompt_tokens is not None and after.cached_prompt_tokens >= rules
+    assert after.cached_prompt_tokens < after.prompt_tokens, "the passages and the question are new, so read anew"
 
 
 @pytest.mark.server

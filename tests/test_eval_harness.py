@@ -59,7 +59,7 @@ def first_run(squad_small, tmp_path_factory):
     root = tmp_path_factory.mktemp("eval-run")
     settings = eval_settings(root)
     stages: set[str] = set()
-    report = run_eval(settings, EvalOptions(source=squad_small), lambda stage, done, total: stages.add(stage))
+    report = run_eval(settings, EvalOptions(source=squad_small, systems=SYSTEMS), lambda stage, done, total: stages.add(stage))
     return settings, report, stages
 
 
@@ -70,6 +70,15 @@ def test_every_system_answers_every_question(first_run):
     assert {r.system for r in report.records} == set(SYSTEMS)
     assert all(r.error == "" for r in report.records), [r.error for r in report.records if r.error]
     assert list(report.summary) == list(SYSTEMS)
+
+
+def test_the_full_passage_variant_shows_the_model_every_top_passage_and_the_budget_fewer(first_run):
+    settings, report, _ = first_run
+    shown = {(r.system, r.case.id): len(r.answer.shown) for r in report.records if r.answer and r.answer.shown}
+    full = [n for (system, _), n in shown.items() if system == "hubchat-full"]
+    assert full and all(n == settings.retrieval.top_k for n in full)
+    budgeted = [n for (system, _), n in shown.items() if system == "hubchat"]
+    assert sum(budgeted) < sum(full), "passages that carry no evidence for the question are left out under the budget"
 
 
 def test_the_sets_own_index_is_built_by_the_products_ingest(first_run, squad_small):

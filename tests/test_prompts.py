@@ -20,14 +20,23 @@ def prompts_dir(tmp_path: Path) -> Path:
 
 def test_the_shipped_templates_load_and_fill_completely():
     prompts = load_prompts()
-    filled = prompts.render("answer", passages="<passage>P</passage>", question="Q?", refusal=prompts.refusal)
-    assert "<passage>P</passage>" in filled and "Q?" in filled and prompts.refusal in filled
-    assert "{" not in prompts.render("system", refusal=prompts.refusal)
+    filled = prompts.render("answer", passages="<passage>P</passage>", question="Q?")
+    assert "<passage>P</passage>" in filled and "Q?" in filled
+    system = prompts.render("system", refusal=prompts.refusal)
+    assert "{" not in system and prompts.refusal in system
+
+
+def test_what_changes_between_questions_comes_after_what_does_not():
+    """The rules come first and never change, so a server's prompt cache reads them once for every answer."""
+    prompts = load_prompts()
+    assert VARIABLES["system"] == {"refusal"}, "the system prompt may hold only what is the same for every question"
+    answer = prompts.templates["answer"].template
+    assert answer.index("{passages}") < answer.index("{question}")
 
 
 def test_a_template_that_forgets_a_variable_stops_start_up_naming_it(prompts_dir: Path):
     (prompts_dir / "answer.txt").write_text("Passages: {passages}\nAnswer it.", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"answer\.txt: missing \{question\}, \{refusal\}"):
+    with pytest.raises(ConfigError, match=r"answer\.txt: missing \{question\}"):
         load_prompts(prompts_dir)
 
 

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from hubchat.config import Settings, load_settings
 from hubchat.errors import HubchatError, IngestBusyError
+from hubchat.eval.system_names import DEFAULT_SYSTEMS
 
 app = typer.Typer(
     help="hubchat: answers questions from the site's articles, every claim cited.",
@@ -262,7 +263,7 @@ def evaluate(
     source: Annotated[Path, typer.Argument(help="A BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv), or a .jsonl of questions over the corpus folder (e.g. tests/data/gold.jsonl).")],
     corpus: Annotated[Path | None, typer.Option("--corpus", help="For a .jsonl question file: the corpus folder it asks about (default: corpus.path).")] = None,
     backend: Annotated[str | None, typer.Option("--backend", "-b", help="Chat backend to answer with: local, openai, openai-compatible or extractive (default: chat.backend).")] = None,
-    systems: Annotated[str, typer.Option("--systems", help="Comma-separated answer systems: hubchat, hubchat-bm25, hubchat-dense, langchain-baseline; 'none' for retrieval only.")] = ",".join(("hubchat", "hubchat-bm25", "hubchat-dense", "langchain-baseline")),
+    systems: Annotated[str, typer.Option("--systems", help="Comma-separated answer systems: hubchat, hubchat-bm25, hubchat-dense, hubchat-full (whole passages in the prompt), langchain-baseline; 'none' for retrieval only.")] = ",".join(DEFAULT_SYSTEMS),
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Evaluate a random sample of this many questions.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the --limit sample and of the checker's pairs.")] = 0,
     no_retrieval: Annotated[bool, typer.Option("--no-retrieval", help="Skip the retrieval measures.")] = False,

@@ -216,6 +216,14 @@ class ChatSettings(_Section):
         description="`local` only: how long to wait for the llama.cpp server to load the model and report ready, "
         "in seconds.",
     )
+    prompt_cache_mib: int = Field(
+        default=512,
+        ge=0,
+        le=65536,
+        description="`local` only: memory for llama.cpp's prompt cache, in MiB. Prompts that start alike (every "
+        "answer starts with the same rules) are read once and restored from it, even after a follow-up rewrite "
+        "used the slot; 0 turns it off.",
+    )
 
 
 class ChunkingSettings(_Section):
@@ -268,7 +276,14 @@ class RetrievalSettings(_Section):
     lexical_weight: float = Field(
         default=1.0, ge=0.0, description="Weight of the BM25 search in the fusion; 0 turns the BM25 search off."
     )
-    top_k: int = Field(default=5, ge=1, le=50, description="Passages shown to the chat model for one question.")
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for one question.")
+    prompt_token_budget: int = Field(
+        default=300,
+        ge=0,
+        description="Most tokens of passage text the chat model reads for one question (counted with the embedding "
+        "model's tokenizer, close to a chat model's for English). Only the passages' sentences that bear most on "
+        "the question are shown, and a passage with none of them is left out; 0 shows the top passages whole.",
+    )
     per_article_cap: int = Field(
         default=2, ge=1, le=50, description="Most passages shown from any one article."
     )

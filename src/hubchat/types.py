@@ -248,6 +248,7 @@ class AnswerResult:
     backend: str
     filters: Filters = field(default_factory=Filters)
     condensed_by: Literal["", "model", "heuristic"] = ""
+    cached_prompt_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

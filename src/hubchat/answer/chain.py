@@ -1,4 +1,7 @@
-"""The answer chain: question -> standalone question -> passages -> streamed answer -> checked citations.
+"""The answer chain: question -> standalone question -> passages -> excerpts -> streamed answer -> checked citations.
+
+The model reads excerpts (the passages' sentences that bear on the question, under `retrieval.prompt_token_budget`);
+the reader's sources and the checker use the whole passages, so citations and highlights point into the articles.
 
 `Answerer.stream` yields events as the answer forms (status lines, tokens) and ends with one `final` event
 carrying the typed `AnswerResult`. When retrieval finds nothing relevant, the refusal is returned without
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hubchat.answer.excerpts import select_excerpts
 from hubchat.answer.notes import answer_notes
 from hubchat.answer.questions import clean_question
 from hubchat.checking.attribution import attribute_uncited
@@ -129,24 +133,30 @@ class Answerer:
         yield AnswerEvent("status", "Searching the articles…")
         retrieved = self.retriever.retrieve(run.standalone, run.filters)
         run.timings["retrieve"] = sum(retrieved.timings.values())
-        passages = list(retrieved.passages)
-        run.shown = tuple(source_of(i, p, self.settings.corpus.site_url) for i, p in enumerate(passages, 1))
-        if not retrieved.relevant or not passages:
+        if not retrieved.relevant or not retrieved.passages:
+            run.shown = tuple(source_of(i, p, self.settings.corpus.site_url) for i, p in enumerate(retrieved.passages, 1))
             refusal = self.prompts.refusal
             yield AnswerEvent("token", refusal)
             yield AnswerEvent("final", result=self._result(run, refusal, None))
             return
+        t = time.perf_counter()
+        excerpts = select_excerpts(run.standalone, retrieved.passages, self.settings.retrieval.prompt_token_budget, self.embed)
+        run.lap("excerpts", t)
+        passages = [e.passage for e in excerpts]
+        run.shown = tuple(source_of(i, p, self.settings.corpus.site_url) for i, p in enumerate(passages, 1))
 
         yield AnswerEvent("passages", passages=run.shown)
         yield AnswerEvent("status", f"Found {len(passages)} passages; writing the answer…")
         pieces: list[str] = []
-        for piece in self.generator.stream(run.standalone, passages, run.usage):
+        for piece in self.generator.stream(run.standalone, [e.as_passage() for e in excerpts], run.usage):
             if "first_token" not in run.timings:
                 run.lap("first_token")
             pieces.append(piece)
             yield AnswerEvent("token", piece)
         raw = "".join(pieces).strip()
-        run.timings["generate"] = time.perf_counter() - run.started - run.timings["retrieve"] - run.timings["condense"]
+        run.timings["generate"] = (
+            time.perf_counter() - run.started - run.timings["retrieve"] - run.timings["condense"] - run.timings["excerpts"]
+        )
         yield AnswerEvent("final", result=self._result(run, raw, self.check(raw, passages)))
 
     def check(self, raw: str, passages: Sequence[Passage]) -> CitationReport:
@@ -179,6 +189,7 @@ class Answerer:
             timings={k: round(v, 4) for k, v in run.timings.items()},
             prompt_tokens=run.usage.prompt_tokens,
             completion_tokens=run.usage.completion_tokens,
+            cached_prompt_tokens=run.usage.cached_prompt_tokens,
             backend=self.generator.label,
             filters=run.filters,
             condensed_by=run.condensed_by,

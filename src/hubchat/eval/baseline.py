@@ -162,9 +162,7 @@ class LangChainBaseline:
             self._model = build_chat_model(self.settings.chat)
         with backend_errors(self.settings.chat):
             for chunk in self._model.stream([message]):
-                if chunk.usage_metadata:
-                    usage.prompt_tokens = chunk.usage_metadata.get("input_tokens", usage.prompt_tokens)
-                    usage.completion_tokens = chunk.usage_metadata.get("output_tokens", usage.completion_tokens)
+                usage.update_from(chunk.usage_metadata)
                 if chunk.content:
                     yield str(chunk.content)
 
@@ -199,5 +197,6 @@ class LangChainBaseline:
             total_s=total,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
             standalone_question=case.question,
         )

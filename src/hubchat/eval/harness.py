@@ -18,12 +18,9 @@ from hubchat.eval.retrieval_eval import RetrievalFigures, evaluate_retrieval
 from hubchat.eval.runner import Record, run_systems
 from hubchat.eval.set_index import settings_for_set, with_section, write_corpus_folder
 from hubchat.eval.summary import summarize
+from hubchat.eval.system_names import BASELINE, DEFAULT_SYSTEMS, SYSTEMS, VARIANTS
 from hubchat.eval.systems import AnswerSystem, HubchatSystem
 from hubchat.runtime import Runtime
-
-SYSTEMS = ("hubchat", "hubchat-bm25", "hubchat-dense", "langchain-baseline")
-# Retrieval variants of hubchat's chain: the same chain with one of the two searches switched off.
-_VARIANTS = {"hubchat": {}, "hubchat-bm25": {"dense_weight": 0.0}, "hubchat-dense": {"lexical_weight": 0.0}}
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -42,7 +39,7 @@ class EvalOptions:
 
     source: Path
     corpus_dir: Path | None = None
-    systems: tuple[str, ...] = SYSTEMS
+    systems: tuple[str, ...] = DEFAULT_SYSTEMS
     limit: int | None = None
     seed: int = 0
     retrieval: bool = True
@@ -110,7 +107,7 @@ def build_systems(runtime: Runtime, names: Sequence[str], eval_set: EvalSet, pro
 
     systems: list[AnswerSystem] = []
     for name in names:
-        if name == "langchain-baseline":
+        if name == BASELINE:
             from hubchat.eval.baseline import LangChainBaseline
 
             baseline = LangChainBaseline(runtime.settings, runtime.embeddings, runtime.prompts, runtime.generator,
@@ -118,7 +115,7 @@ def build_systems(runtime: Runtime, names: Sequence[str], eval_set: EvalSet, pro
             baseline.build(progress)
             systems.append(baseline)
             continue
-        settings = with_section(runtime.settings, "retrieval", **_VARIANTS[name]) if _VARIANTS[name] else runtime.settings
+        settings = with_section(runtime.settings, "retrieval", **VARIANTS[name]) if VARIANTS[name] else runtime.settings
         retriever = HybridRetriever(runtime.store, runtime.embeddings, settings.retrieval)
         answerer = Answerer(settings, retriever, runtime.generator, runtime.embed_cache, runtime.prompts)
         systems.append(HubchatSystem(name, answerer))

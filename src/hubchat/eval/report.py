@@ -112,6 +112,7 @@ def answer_tables(summary: dict[str, dict]) -> list[str]:
         ("total, median s", lambda f: f["speed"]["total_median_s"]),
         ("total, p90 s", lambda f: f["speed"]["total_p90_s"]),
         ("prompt tokens, median", lambda f: f["speed"]["prompt_tokens_median"]),
+        ("prompt tokens evaluated (not cached), median", lambda f: f["speed"].get("prompt_tokens_evaluated_median")),
         ("completion tokens, median", lambda f: f["speed"]["completion_tokens_median"]),
         ("errors", lambda f: f["errors"]),
     ]

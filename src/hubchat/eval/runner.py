@@ -74,7 +74,7 @@ class Record:
             sentence_verdicts=tuple(row.get("sentence_verdicts") or ()), flagged=int(row.get("flagged_sentences") or 0),
             first_token_s=row.get("first_token_s"), total_s=float(row.get("total_s") or 0.0),
             prompt_tokens=row.get("prompt_tokens"), completion_tokens=row.get("completion_tokens"),
-            standalone_question=row.get("standalone_question", ""),
+            standalone_question=row.get("standalone_question", ""), cached_prompt_tokens=row.get("cached_prompt_tokens"),
         )
         raw = row.get("scores")
         scores = None
@@ -109,6 +109,7 @@ class Record:
                 first_token_s=a.first_token_s,
                 total_s=a.total_s,
                 prompt_tokens=a.prompt_tokens,
+                cached_prompt_tokens=a.cached_prompt_tokens,
                 completion_tokens=a.completion_tokens,
             )
         if self.scores is not None:

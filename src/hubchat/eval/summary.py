@@ -43,6 +43,8 @@ def _speed(records: Sequence[Record]) -> dict[str, float | None]:
     first = [a.first_token_s for a in answered if a.first_token_s is not None]
     total = [a.total_s for a in answered]
     prompt = [a.prompt_tokens for a in answered if a.prompt_tokens is not None]
+    # What the model had to read: the prompt less what the server served from its prompt cache.
+    evaluated = [a.prompt_tokens - (a.cached_prompt_tokens or 0) for a in answered if a.prompt_tokens is not None]
     completion = [a.completion_tokens for a in answered if a.completion_tokens is not None]
     return {
         "first_token_median_s": percentile(first, 0.5),
@@ -50,6 +52,7 @@ def _speed(records: Sequence[Record]) -> dict[str, float | None]:
         "total_median_s": percentile(total, 0.5),
         "total_p90_s": percentile(total, 0.9),
         "prompt_tokens_median": percentile(prompt, 0.5),
+        "prompt_tokens_evaluated_median": percentile(evaluated, 0.5),
         "completion_tokens_median": percentile(completion, 0.5),
     }
 

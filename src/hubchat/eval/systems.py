@@ -60,6 +60,7 @@ class SystemAnswer:
     prompt_tokens: int | None
     completion_tokens: int | None
     standalone_question: str = ""
+    cached_prompt_tokens: int | None = None
 
 
 class AnswerSystem(Protocol):
@@ -122,6 +123,7 @@ class HubchatSystem:
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
             standalone_question=result.standalone_question,
+            cached_prompt_tokens=result.cached_prompt_tokens,
         )
 
 

@@ -44,6 +44,7 @@ def resolve_endpoint(settings: ChatSettings) -> Endpoint:
                 settings.threads,
                 settings.parallel,
                 startup_timeout_s=settings.startup_timeout_s,
+                prompt_cache_mib=settings.prompt_cache_mib,
             )
             return Endpoint(server.base_url, PLACEHOLDER_KEY)
         case "openai":

@@ -88,12 +88,9 @@ class ChatModelGenerator:
         """The system and user messages that ask the model to answer `question` from `passages`."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
-        refusal = self.prompts.refusal
         return [
-            SystemMessage(self.prompts.render("system", refusal=refusal)),
-            HumanMessage(
-                self.prompts.render("answer", passages=self.format_passages(passages), question=question, refusal=refusal)
-            ),
+            SystemMessage(self.prompts.render("system", refusal=self.prompts.refusal)),
+            HumanMessage(self.prompts.render("answer", passages=self.format_passages(passages), question=question)),
         ]
 
     def rewrite_messages(self, question: str, history: Sequence[Turn]) -> list[BaseMessage]:
@@ -119,9 +116,6 @@ class ChatModelGenerator:
     def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Iterator[str]:
         with backend_errors(self.settings):
             for chunk in self.model.stream(self.answer_messages(question, passages)):
-                meta = chunk.usage_metadata  # reported once, on the last chunk, by backends that count
-                if meta:
-                    usage.prompt_tokens = meta.get("input_tokens", usage.prompt_tokens)
-                    usage.completion_tokens = meta.get("output_tokens", usage.completion_tokens)
+                usage.update_from(chunk.usage_metadata)
                 if chunk.content:
                     yield str(chunk.content)

@@ -6,7 +6,7 @@ Two kinds implement it: `ChatModelGenerator` (an LLM behind any of the chat back
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -15,10 +15,26 @@ from hubchat.types import Passage, Turn
 
 @dataclass
 class Usage:
-    """Token counts of one generation, filled in by the generator when its backend reports them."""
+    """Token counts of one generation, filled in by the generator when its backend reports them.
+
+    Attributes:
+        cached_prompt_tokens: prompt tokens the server did not have to read again, served from its prompt cache
+            (llama.cpp and OpenAI report them); `prompt_tokens - cached_prompt_tokens` were evaluated.
+    """
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+
+    def update_from(self, meta: Mapping | None) -> None:
+        """Take the counts a LangChain chunk's `usage_metadata` reports (backends send them once, at the end)."""
+        if not meta:
+            return
+        self.prompt_tokens = meta.get("input_tokens", self.prompt_tokens)
+        self.completion_tokens = meta.get("output_tokens", self.completion_tokens)
+        cached = (meta.get("input_token_details") or {}).get("cache_read")
+        if cached is not None:
+            self.cached_prompt_tokens = cached
 
 
 @runtime_checkable

@@ -52,6 +52,8 @@ class LlamaServer:
         api_key: if given, the server refuses requests without it (401); /health stays public.
         embedding: serve /v1/embeddings instead of chat, mean-pooled (llama.cpp's OpenAI endpoint refuses
             unpooled output); one input must fit one batch, so the batch is a request's whole `n_ctx`.
+        prompt_cache_mib: host memory for prompts kept after their slot moved on, so a request that starts like
+            an earlier one reads only what differs (llama.cpp's own default is 8 GiB).
 
     Use as a context manager, or `start()` / `stop()`; `get_server()` shares one per model file.
     """
@@ -67,6 +69,7 @@ class LlamaServer:
         log_verbosity: int = DEFAULT_LOG_VERBOSITY,
         api_key: str | None = None,
         embedding: bool = False,
+        prompt_cache_mib: int = 512,
     ) -> None:
         self.model_path = Path(model_path).expanduser().resolve()
         self.n_ctx = n_ctx
@@ -76,6 +79,7 @@ class LlamaServer:
         self.log_verbosity = log_verbosity
         self._api_key = api_key
         self.embedding = embedding
+        self.prompt_cache_mib = prompt_cache_mib
         self.startup_seconds: float | None = None
         self._server: Any = None
         self._address: str | None = None
@@ -170,6 +174,7 @@ class LlamaServer:
         # llama.cpp splits n_ctx across its slots; scale it so every request gets the n_ctx it was promised.
         params.n_ctx = self.n_ctx * self.parallel
         params.n_parallel = self.parallel
+        params.cache_ram_mib = self.prompt_cache_mib
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.verbosity = self.log_verbosity
@@ -231,6 +236,7 @@ def get_server(
     parallel: int = 1,
     *,
     startup_timeout_s: float = 120.0,
+    prompt_cache_mib: int = 512,
 ) -> LlamaServer:
     """The running server for this model file, started on first use and shared by every caller after.
 
@@ -244,7 +250,8 @@ def get_server(
     with _registry_lock:
         server = _registry.get(key)
         if server is None or not server.running:  # never started, or someone stopped it: (re)start
-            server = LlamaServer(key, n_ctx=n_ctx, threads=threads, parallel=parallel, startup_timeout_s=startup_timeout_s)
+            server = LlamaServer(key, n_ctx=n_ctx, threads=threads, parallel=parallel, startup_timeout_s=startup_timeout_s,
+                                 prompt_cache_mib=prompt_cache_mib)
             server.start()  # under the lock, so two threads asking at once load the model once
             _registry[key] = server
         elif (server.n_ctx, server.threads, server.parallel) != (n_ctx, threads, parallel):

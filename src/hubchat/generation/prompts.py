@@ -39,7 +39,9 @@ TemplateName = Literal["system", "answer", "passage", "condense", "refusal", "ba
 # The variables each template must use: exactly these, so none is forgotten and none is left unfilled.
 VARIABLES: Mapping[str, frozenset[str]] = {
     "system": frozenset({"refusal"}),
-    "answer": frozenset({"passages", "question", "refusal"}),
+    # Everything that stays the same from one question to the next lives in "system", which comes first, so a
+    # server's prompt cache reads it once; "answer" holds only what changes.
+    "answer": frozenset({"passages", "question"}),
     "passage": frozenset({"number", "title", "date", "section", "text"}),
     "condense": frozenset({"history", "question"}),
     "refusal": frozenset(),
