@@ -322,3 +322,21 @@ def test_the_passages_are_announced_before_the_model_writes_a_word(indexed, embe
     assert kinds.index("passages") < kinds.index("token")
     announced = next(e for e in events if e.kind == "passages").passages
     assert announced == events[-1].result.passages, "the passages shown first are the ones the answer cites from"
+
+
+def test_pasted_markup_and_links_do_not_change_what_a_question_finds(indexed, embedder):
+    settings, store = indexed
+    answerer = make_answerer(settings, store, embedder)
+    plain = answerer.answer("How much flash storage is Norway buying?")
+    for noisy in ("<img src=x onerror=alert(1)> How much flash storage is Norway buying?",
+                  "How much flash storage is Norway buying? https://aitoolshub.example/insights/norway-flash"):
+        result = answerer.answer(noisy)
+        assert not result.refused and "onerror" not in result.standalone_question
+        assert result.passages[0].chunk_id == plain.passages[0].chunk_id
+    assert result.question == noisy, "the record keeps what the reader typed"
+
+
+def test_a_message_of_nothing_but_markup_is_a_clear_error(indexed, embedder):
+    settings, store = indexed
+    with pytest.raises(InputError, match="only markup"):
+        make_answerer(settings, store, embedder).answer("<img src=x onerror=alert(1)><b></b>")

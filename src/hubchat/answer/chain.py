@@ -19,7 +19,7 @@ import numpy as np
 
 from hubchat.answer.excerpts import select_excerpts
 from hubchat.answer.notes import answer_notes
-from hubchat.answer.questions import clean_question
+from hubchat.answer.questions import clean_question, search_text
 from hubchat.checking.attribution import attribute_uncited
 from hubchat.checking.citations import check_citations
 from hubchat.config import Settings
@@ -126,9 +126,11 @@ class Answerer:
             BackendError: the chat backend is down, slow or refused (the message says what to do).
         """
         run = _Run(clean_question(question, self.settings.retrieval.max_question_chars), filters or Filters(), time.perf_counter())
+        search_text(run.question)  # a message of nothing but markup is refused before any work
         if history:
             yield AnswerEvent("status", "Reading the conversation…")
-        run.standalone, run.condensed_by = self.standalone_question(run.question, history)
+        standalone, run.condensed_by = self.standalone_question(run.question, history)
+        run.standalone = search_text(standalone)
         run.lap("condense")
         yield AnswerEvent("status", "Searching the articles…")
         retrieved = self.retriever.retrieve(run.standalone, run.filters)
