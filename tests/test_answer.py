@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage
 from hubchat.answer.chain import Answerer
 from hubchat.answer.embed_cache import CachedEmbedder
 from hubchat.answer.extractive import ExtractiveGenerator
+from hubchat.answer.notes import QUOTED_NOTE
 from hubchat.answer.questions import clean_question
 from hubchat.config import load_settings
 from hubchat.errors import BackendError, InputError
@@ -340,3 +341,17 @@ def test_a_message_of_nothing_but_markup_is_a_clear_error(indexed, embedder):
     settings, store = indexed
     with pytest.raises(InputError, match="only markup"):
         make_answerer(settings, store, embedder).answer("<img src=x onerror=alert(1)><b></b>")
+
+
+def test_a_model_refusal_of_a_question_the_passages_clearly_answer_becomes_labelled_quotes(indexed, embedder):
+    settings, store = indexed
+    question = "How much flash storage is Norway buying?"
+    result = make_answerer(settings, store, embedder, scripted(PROMPTS.refusal)).answer(question)
+    assert not result.refused and result.quoted
+    assert "2 PB" in result.text and result.verdict == "supported"
+    assert QUOTED_NOTE in result.notes, "the reader is told these are quotes, not a written answer"
+    assert result.raw_text == PROMPTS.refusal, "the record keeps what the model said"
+
+    never = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"quote_when_refused": 1.01})})
+    refused = make_answerer(never, store, embedder, scripted(PROMPTS.refusal)).answer(question)
+    assert refused.refused and not refused.quoted

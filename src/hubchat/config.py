@@ -299,6 +299,14 @@ class RetrievalSettings(_Section):
         description="Relevance floor, dense half: a question is refused, without calling a model, when its best "
         "passage's cosine similarity is below this and no BM25 candidate reaches `retrieval.min_lexical_coverage`.",
     )
+    quote_when_refused: float = Field(
+        default=0.55,
+        ge=0.0,
+        le=1.01,
+        description="When the model refuses although the best passage's cosine similarity reaches this, the reader "
+        "gets the passages' sentences closest to the question instead, quoted, cited and labelled as quotes "
+        "(the `extractive` composer); above 1 never.",
+    )
     min_lexical_coverage: float = Field(
         default=0.6,
         ge=0.0,

@@ -249,6 +249,7 @@ class AnswerResult:
     filters: Filters = field(default_factory=Filters)
     condensed_by: Literal["", "model", "heuristic"] = ""
     cached_prompt_tokens: int | None = None
+    quoted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

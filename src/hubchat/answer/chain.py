@@ -2,6 +2,8 @@
 
 The model reads excerpts (the passages' sentences that bear on the question, under `retrieval.prompt_token_budget`);
 the reader's sources and the checker use the whole passages, so citations and highlights point into the articles.
+When the model refuses a question retrieval is confident about (`retrieval.quote_when_refused`), the reader gets the
+passages' closest sentences, quoted and labelled as such, rather than a bare refusal.
 
 `Answerer.stream` yields events as the answer forms (status lines, tokens) and ends with one `final` event
 carrying the typed `AnswerResult`. When retrieval finds nothing relevant, the refusal is returned without
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hubchat.answer.excerpts import select_excerpts
+from hubchat.answer.extractive import ExtractiveGenerator
 from hubchat.answer.notes import answer_notes
 from hubchat.answer.questions import clean_question, search_text
 from hubchat.checking.attribution import attribute_uncited
@@ -77,6 +80,7 @@ class _Run:
     shown: tuple[Source, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
+    quoted: bool = False  # the model refused and the answer quotes the passages instead
 
     def lap(self, name: str, since: float | None = None) -> None:
         self.timings[name] = time.perf_counter() - (self.started if since is None else since)
@@ -159,7 +163,20 @@ class Answerer:
         run.timings["generate"] = (
             time.perf_counter() - run.started - run.timings["retrieve"] - run.timings["condense"] - run.timings["excerpts"]
         )
-        yield AnswerEvent("final", result=self._result(run, raw, self.check(raw, passages)))
+        report = self.check(raw, passages)
+        if report.verdict == "refusal" and (retrieved.best_dense_score or 0.0) >= self.settings.retrieval.quote_when_refused:
+            report = self._quoted(run, passages) or report
+        yield AnswerEvent("final", result=self._result(run, raw, report))
+
+    def _quoted(self, run: _Run, passages: Sequence[Passage]) -> CitationReport | None:
+        """The passages' best sentences, checked, for a question retrieval is confident about but the model refused;
+        None when they hold nothing that bears on it."""
+        quote = "".join(ExtractiveGenerator(self.prompts.refusal, self.embed).stream(run.standalone, passages, Usage()))
+        report = self.check(quote, passages)
+        if report.verdict == "refusal":
+            return None
+        run.quoted = True
+        return report
 
     def check(self, raw: str, passages: Sequence[Passage]) -> CitationReport:
         """The checked answer: bad markers removed, every sentence scored, supported uncited facts cited."""
@@ -187,7 +204,7 @@ class Answerer:
             report=report,
             passages=run.shown,
             sources=() if refused or report is None else tuple(run.shown[n - 1] for n in report.cited_numbers),
-            notes=answer_notes(report, refused),
+            notes=answer_notes(report, refused, run.quoted),
             timings={k: round(v, 4) for k, v in run.timings.items()},
             prompt_tokens=run.usage.prompt_tokens,
             completion_tokens=run.usage.completion_tokens,
@@ -195,4 +212,5 @@ class Answerer:
             backend=self.generator.label,
             filters=run.filters,
             condensed_by=run.condensed_by,
+            quoted=run.quoted,
         )

@@ -99,6 +99,7 @@ def answer_tables(summary: dict[str, dict]) -> list[str]:
         ("refusal precision", lambda f: f["refusal"]["precision"]),
         ("refusal recall", lambda f: f["refusal"]["recall"]),
         ("refusal F1", lambda f: f["refusal"]["f1"]),
+        ("quoted after a model refusal", lambda f: f.get("quoted")),
         ("citation precision, article", lambda f: f["citations"]["article_precision"]),
         ("citation recall, article", lambda f: f["citations"]["article_recall"]),
         ("citation precision, passage", lambda f: f["citations"]["passage_precision"]),

@@ -78,6 +78,8 @@ def summarize_system(records: Sequence[Record]) -> dict:
             "answerable": len(answerable),
         },
         "refusal": asdict(refusal),
+        # Answers the model refused and the chain quoted the passages for instead (counted as answers above).
+        "quoted": sum(1 for r in ok if r.answer.quoted),
         "citations": {
             "article_precision": _mean(r.scores.citations.article_precision for r in cited),
             "article_recall": _mean(r.scores.citations.article_recall for r in answered_answerable),

@@ -46,6 +46,7 @@ class SystemAnswer:
         sentence_verdicts: the citation checker's verdict per answer sentence.
         flagged: sentences whose verdict is one editors are asked to look at (FLAGGED_VERDICTS).
         first_token_s: seconds until the first piece of the answer (the refusal, for one given without a model).
+        quoted: the model refused and the chain quoted the passages instead.
     """
 
     text: str
@@ -61,6 +62,7 @@ class SystemAnswer:
     completion_tokens: int | None
     standalone_question: str = ""
     cached_prompt_tokens: int | None = None
+    quoted: bool = False
 
 
 class AnswerSystem(Protocol):
@@ -124,6 +126,7 @@ class HubchatSystem:
             completion_tokens=result.completion_tokens,
             standalone_question=result.standalone_question,
             cached_prompt_tokens=result.cached_prompt_tokens,
+            quoted=result.quoted,
         )
 
 
