@@ -189,7 +189,7 @@ def test_check_backend_passes_on_the_running_local_server(local_chat_settings: C
 def test_status_check_does_not_load_a_local_model_unless_asked(smollm2_path: Path, tmp_path: Path) -> None:
     other_copy = tmp_path / "copy.gguf"
     shutil.copyfile(smollm2_path, other_copy)
-    settings = _settings(backend="local", model_path=other_copy, n_ctx=512, parallel=1)
+    settings = _settings(backend="local", model_path=other_copy, n_ctx=512, parallel=1, pin_slots=False)
 
     check_backend(settings)
     assert running_server(other_copy) is None

@@ -6,8 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from hubchat.config import Settings, load_settings, profile_names
+from hubchat.config import ChatSettings, Settings, load_settings, profile_names
 from hubchat.errors import ConfigError
 
 CONFIG = """
@@ -261,3 +262,9 @@ def test_the_readme_settings_table_is_the_one_the_settings_model_renders():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert table_in(readme) == settings_table_markdown(), f"README.md's settings table is stale: run `{REGENERATE_COMMAND}`"
+
+
+def test_pinned_slots_need_a_second_slot_for_rewrites():
+    with pytest.raises(ValidationError, match="pin_slots needs chat.parallel >= 2"):
+        ChatSettings(backend="local", parallel=1)
+    assert ChatSettings(backend="local", parallel=1, pin_slots=False).parallel == 1

@@ -204,11 +204,18 @@ class ChatSettings(_Section):
     )
     threads: int = Field(default=2, ge=1, le=64, description="`local` only: CPU threads of the llama.cpp server.")
     parallel: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=16,
-        description="`local` only: answers the llama.cpp server generates at once (slots); memory grows with "
-        "`n_ctx` x `parallel`.",
+        description="`local` only: requests the llama.cpp server works on at once (slots); memory grows with "
+        "`n_ctx` x `parallel`. With `pin_slots`, slot 0 writes answers and slot 1 everything else.",
+    )
+    pin_slots: bool = Field(
+        default=True,
+        description="`local` only: answers always use slot 0, follow-up rewrites slot 1, so a rewrite never "
+        "evicts the answers' cached rules and every answer reads only its own excerpts. Answers then queue one "
+        "after another (on two cores they would share the CPU anyway); turn it off to answer several at once "
+        "with `parallel` above 2. Needs `parallel` >= 2.",
     )
     startup_timeout_s: float = Field(
         default=120.0,
@@ -220,10 +227,16 @@ class ChatSettings(_Section):
         default=512,
         ge=0,
         le=65536,
-        description="`local` only: memory for llama.cpp's prompt cache, in MiB. Prompts that start alike (every "
-        "answer starts with the same rules) are read once and restored from it, even after a follow-up rewrite "
-        "used the slot; 0 turns it off.",
+        description="`local` only: host memory for llama.cpp's prompt cache, in MiB: a prompt a slot moved on from "
+        "is kept there, and a later prompt that starts alike can be restored from it instead of read again; 0 "
+        "turns it off.",
     )
+
+    @model_validator(mode="after")
+    def _slots_to_pin(self) -> ChatSettings:
+        if self.backend == "local" and self.pin_slots and self.parallel < 2:
+            raise ValueError("chat.pin_slots needs chat.parallel >= 2 (one slot for answers, one for rewrites)")
+        return self
 
 
 class ChunkingSettings(_Section):

@@ -153,7 +153,7 @@ class LangChainBaseline:
             return
         from langchain_core.messages import HumanMessage
 
-        from hubchat.generation.backends import build_chat_model
+        from hubchat.generation.backends import build_chat_model, slot_options
         from hubchat.generation.failures import backend_errors
 
         context = "\n\n".join(f"[{i}] {p.chunk.title}\n{p.chunk.text}" for i, p in enumerate(passages, 1))
@@ -161,7 +161,8 @@ class LangChainBaseline:
         if self._model is None:
             self._model = build_chat_model(self.settings.chat)
         with backend_errors(self.settings.chat):
-            for chunk in self._model.stream([message]):
+            # The recipe's calls stay out of the slot hubchat answers in, so neither evicts the other's prefix.
+            for chunk in self._model.bind(**slot_options(self.settings.chat, "side")).stream([message]):
                 usage.update_from(chunk.usage_metadata)
                 if chunk.content:
                     yield str(chunk.content)

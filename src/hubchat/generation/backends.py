@@ -12,7 +12,7 @@ tokens: `ChatOpenAI.get_num_tokens*` would load tiktoken encodings, which downlo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from hubchat.config import ChatSettings
@@ -25,6 +25,20 @@ if TYPE_CHECKING:
 
 _PROBE_TIMEOUT_S = 10.0
 LLM_BACKENDS = ("local", "openai", "openai-compatible")
+ANSWER_SLOT = 0
+SIDE_SLOT = 1
+
+
+def slot_options(settings: ChatSettings, job: Literal["answer", "side"]) -> dict:
+    """Call options that keep answers in a llama.cpp slot of their own (`chat.pin_slots`, local backend).
+
+    Every answer's prompt starts with the same rules, so the slot that wrote the last answer already holds them
+    and reads only the new excerpts. Any other call ("side": a follow-up rewrite, or the evaluation's baseline)
+    would overwrite that slot if the server chose it, so it goes to the other slot instead.
+    """
+    if settings.backend != "local" or not settings.pin_slots:
+        return {}
+    return {"extra_body": {"id_slot": ANSWER_SLOT if job == "answer" else SIDE_SLOT}}
 
 
 def build_chat_model(settings: ChatSettings) -> BaseChatModel:

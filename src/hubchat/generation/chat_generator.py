@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from hubchat.config import ChatSettings
 from hubchat.errors import BackendError
-from hubchat.generation.backends import backend_label, build_chat_model, check_backend
+from hubchat.generation.backends import backend_label, build_chat_model, check_backend, slot_options
 from hubchat.generation.failures import backend_errors
 from hubchat.generation.generator import Usage
 from hubchat.generation.prompts import Prompts
@@ -105,7 +105,9 @@ class ChatModelGenerator:
         if not history:
             return None
         with backend_errors(self.settings):
-            message = self.model.bind(max_tokens=CONDENSE_MAX_TOKENS).invoke(self.rewrite_messages(question, history))
+            message = self.model.bind(max_tokens=CONDENSE_MAX_TOKENS, **slot_options(self.settings, "side")).invoke(
+                self.rewrite_messages(question, history)
+            )
         content = str(message.content).strip()
         rewritten = content.strip('"').splitlines()[0].strip() if content else ""
         # A model that answers instead of rewriting produces something long: not a usable search query.
@@ -115,7 +117,7 @@ class ChatModelGenerator:
 
     def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Iterator[str]:
         with backend_errors(self.settings):
-            for chunk in self.model.stream(self.answer_messages(question, passages)):
+            for chunk in self.model.bind(**slot_options(self.settings, "answer")).stream(self.answer_messages(question, passages)):
                 usage.update_from(chunk.usage_metadata)
                 if chunk.content:
                     yield str(chunk.content)
