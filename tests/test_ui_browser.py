@@ -210,7 +210,7 @@ def test_editor_flags_a_sentence_and_the_verdict_survives_a_reload(page: Page, u
     client = Client(ui_server.url, verbose=False)
     question = "How long does a worm bin take to make compost?"
     client.predict(question, "[]", "{}", api_name="/ask")
-    script_question = f"Is {SCRIPT_TEXT} shown as text in the review list?"
+    script_question = f"Is {SCRIPT_TEXT} escaped as plain text on the page?"
     client.predict(script_question, "[]", "{}", api_name="/ask")
 
     _login(page, ui_server.url, editor_login[0], "wrong password")

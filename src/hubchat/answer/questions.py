@@ -29,29 +29,34 @@ def clean_question(question: str | None, max_chars: int) -> str:
 # Something that looks like an HTML tag, comment or doctype (not "a < b" or "<3").
 _MARKUP = re.compile(r"<\s*(?:[a-zA-Z][\w:-]*|/[a-zA-Z][\w:-]*|!)[^<>]*>?")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
-# Elements whose content is code or styling, never words of the question.
-_SILENT = frozenset({"script", "style", "template", "noscript"})
+# Elements that only format or lay out text: their names are not what a reader asks about. Any other tag
+# (<script>, <iframe>, <img>) may be the topic ("may the widget's <script> tag go in the footer?"), so its name stays.
+_LAYOUT = frozenset(
+    "a abbr b big blockquote br cite code del div em font h1 h2 h3 h4 h5 h6 hr i ins kbd li mark ol p pre q s samp "
+    "small span strike strong sub sup table tbody td tfoot th thead tr tt u ul var".split()
+)
 
 
 class _TextOnly(HTMLParser):
-    """The text of an HTML fragment, without tags, attributes or the content of script and style elements."""
+    """The words of an HTML fragment: its text, and the names of tags other than layout; never attributes."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._silent = 0
+        self.has_text = False
+
+    def set_cdata_mode(self, elem: str, **kwargs) -> None:
+        # HTMLParser reads a <script> or <style> body raw up to its end tag, and drops it when the tag never closes
+        # ("may the <script src=...> go in the footer?"); a question is text, so read on as text.
+        pass
 
     def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _SILENT:
-            self._silent += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SILENT and self._silent:
-            self._silent -= 1
+        if tag not in _LAYOUT:
+            self.parts.append(f" {tag} ")
 
     def handle_data(self, data: str) -> None:
-        if not self._silent:
-            self.parts.append(data)
+        self.parts.append(data)
+        self.has_text = self.has_text or bool(data.strip())
 
 
 def _url_words(match: re.Match) -> str:
@@ -64,8 +69,8 @@ def _url_words(match: re.Match) -> str:
 def search_text(question: str) -> str:
     """What a question asks, for searching: pasted markup reduced to its text, links to the words of their path.
 
-    A question such as "<img src=x onerror=alert(1)> what is RAG?" must find what "what is RAG?" finds; the tag's
-    attributes are not words a reader asked about. A question without markup or links comes back unchanged.
+    A question such as "<img src=x onerror=alert(1)> what is RAG?" searches "img what is RAG?": a tag's attributes
+    are not words a reader asked about, its name may be. A question without markup or links comes back unchanged.
 
     Raises:
         InputError: nothing but markup is left.
@@ -75,6 +80,8 @@ def search_text(question: str) -> str:
         parser = _TextOnly()
         parser.feed(text)
         parser.close()
+        if not parser.has_text:
+            raise InputError("Please type a question: the message held only markup.")
         text = "".join(parser.parts)
     text = " ".join(_URL.sub(_url_words, text).split())
     if not text:
