@@ -185,6 +185,78 @@ def swap_entity(claim: str, donors: Sequence[str], rng: random.Random, evidence:
     return re.sub(rf"(?<![\w-]){re.escape(m.group())}(?![\w-])", lambda _: new, claim)
 
 
+_CURRENCIES = (("$", "€", "£"), ("dollars", "euros", "pounds"), ("USD", "EUR", "GBP"))
+_CURRENCY = re.compile(r"(?P<sym>US\$|\$|€|£)(?=\d)|(?<=\d )(?P<word>dollars|euros|pounds|USD|EUR|GBP)\b")
+# A measured figure ("2 PB", "40 mg", "6 weeks"): what the model turned into "$2 billion" in the observed failure.
+_MEASURED = re.compile(r"(?<![\w.,$€£-])(?P<num>" + _FIG + r")(?P<sep>[ -]?)(?P<unit>[KMGTP]B|[a-zµμ]{1,3}g|mL|ml|weeks?|days?|"
+                       r"months?|years?|hours?|minutes?|seconds?|ms|GHz|kW|MW)(?![A-Za-z])")
+_SCALED = re.compile(r"(?<![\w.,])(?P<num>" + _FIG + r")(?P<scale>k|K|M|B|bn| thousand| million| billion| trillion)(?![A-Za-z])")
+_SCALE_SWAP = {"k": "M", "K": "M", "M": "B", "B": "M", "bn": "m", " thousand": " million", " million": " billion",
+               " billion": " million", " trillion": " billion"}
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
+_WITH_UNIT = re.compile(r"[ -]?(?:" + _UNITS + r"|[KMGTP]B|ms|GHz|kW|MW)(?![A-Za-z])")
+_IN_DATE = re.compile(r"\d (?:" + "|".join(_MONTH_NAMES) + r")\b|\b(?:" + "|".join(_MONTH_NAMES) + r") \d")
+_DATE_MONTH = re.compile(r"(?<=\d )(?P<month>" + "|".join(_MONTH_NAMES) + r")\b|\b(?P<lead>" + "|".join(_MONTH_NAMES)
+                         + r")(?= \d)")
+
+
+def swap_currency(claim: str, rng: random.Random, evidence: str = "") -> str | None:
+    """A figure's money changed: its currency into another ("$20" -> "€20", "20 dollars" -> "20 euros"), or, where
+    the claim states no money, a measured figure into dollars with a scale ("2 PB" -> "$2 billion": the model's
+    observed slip when asked a price the article never gives).
+
+    Returns:
+        The altered claim, or None if it has neither money nor a measured figure.
+    """
+    money = list(_CURRENCY.finditer(claim))
+    if money:
+        m = rng.choice(money)
+        old = m.group("sym") or m.group("word")
+        family = next(f for f in _CURRENCIES if old.replace("US$", "$") in f)
+        new = rng.choice([c for c in family if c != old.replace("US$", "$")])
+        return claim[: m.start()] + new + claim[m.end() :]
+    measured = list(_MEASURED.finditer(claim))
+    if not measured:
+        return None
+    m = _prefer_in_evidence(measured, lambda m: m.group("num") in evidence, rng)
+    return claim[: m.start()] + f"${m.group('num')} {rng.choice(('million', 'billion'))}" + claim[m.end() :]
+
+
+def swap_scale(claim: str, rng: random.Random, evidence: str = "") -> str | None:
+    """A figure's scale changed ("1.5 million" -> "1.5 billion", "128k" -> "128M"), or, where none is written, one
+    added to a count that is no year ("40 patients" -> "40 million patients").
+
+    Returns:
+        The altered claim, or None if it has no figure to scale.
+    """
+    scaled = list(_SCALED.finditer(claim))
+    if scaled:
+        m = _prefer_in_evidence(scaled, lambda m: m.group() in evidence, rng)
+        return claim[: m.start("scale")] + _SCALE_SWAP[m.group("scale")] + claim[m.end("scale") :]
+    counts = [m for m in _FIGURE.finditer(claim) if not re.fullmatch(r"1[89]\d\d|20\d\d", m.group())
+              and not _WITH_UNIT.match(claim, m.end()) and not _IN_DATE.search(claim[max(0, m.start() - 10) : m.end() + 10])]
+    if not counts:
+        return None
+    m = _prefer_in_evidence(counts, lambda m: _mentions(evidence, m.group()), rng)
+    return claim[: m.end()] + rng.choice((" million", " billion", " thousand")) + claim[m.end() :]
+
+
+def swap_date(claim: str, rng: random.Random, evidence: str = "") -> str | None:
+    """A date's month changed ("2 February 2025" -> "2 July 2025"); years are `swap_number`'s.
+
+    Returns:
+        The altered claim, or None if it writes no day-and-month date.
+    """
+    found = list(_DATE_MONTH.finditer(claim))
+    if not found:
+        return None
+    m = _prefer_in_evidence(found, lambda m: _mentions(evidence, m.group()), rng)
+    new = rng.choice([n for n in _MONTH_NAMES if n != m.group() and not _mentions(evidence, n)] or
+                     [n for n in _MONTH_NAMES if n != m.group()])
+    return claim[: m.start()] + new + claim[m.end() :]
+
+
 # ---- SciFact ---------------------------------------------------------------------------------------------------
 
 
@@ -290,7 +362,7 @@ def rate_pairs(
 def confusion(ratings: Iterable[PairRating]) -> dict[str, dict[str, int]]:
     """kind -> verdict -> count, kinds in KINDS order, verdicts strongest first."""
     counts = Counter((r.pair.kind, r.verdict) for r in ratings)
-    kinds = sorted({k for k, _ in counts}, key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS))
+    kinds = sorted({k for k, _ in counts}, key=lambda k: (KINDS.index(k) if k in KINDS else len(KINDS), k))
     order = sorted({v for _, v in counts}, key=lambda v: -_STRENGTH.get(v, -1))
     return {k: {v: counts[(k, v)] for v in order if counts[(k, v)]} for k in kinds}
 
@@ -299,6 +371,12 @@ def supported_precision(ratings: Iterable[PairRating]) -> float | None:
     """Of the pairs rated "supported", the share expected supported (None if none was rated supported)."""
     rated = [r for r in ratings if r.verdict == "supported"]
     return sum(r.pair.expected == "supported" for r in rated) / len(rated) if rated else None
+
+
+def supported_share(ratings: Iterable[PairRating], kinds: Callable[[str], bool]) -> float | None:
+    """Of the pairs whose kind `kinds` accepts, the share rated "supported" (None if there is none)."""
+    chosen = [r for r in ratings if kinds(r.pair.kind)]
+    return sum(r.verdict == "supported" for r in chosen) / len(chosen) if chosen else None
 
 
 def supported_recall(ratings: Iterable[PairRating]) -> float | None:

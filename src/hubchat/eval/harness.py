@@ -34,7 +34,7 @@ class EvalOptions:
         corpus_dir: the corpus folder a JSONL question set is asked over (default: the configured corpus).
         systems: answer systems to compare (SYSTEMS' names); empty for retrieval only.
         limit: answer (and rank) at most this many questions, sampled with `seed`; None for all.
-        checker_pairs: SciFact claims to build checker pairs from (None: the configured default; 0: skip).
+        checker_pairs: claims or questions to build checker pairs from (None: the configured default; 0: skip).
     """
 
     source: Path
@@ -131,16 +131,40 @@ def _ingest(runtime: Runtime, eval_set: EvalSet, progress: ProgressFn) -> dict:
             "seconds": round(summary.seconds, 1)}
 
 
+def is_squad_like(eval_set: EvalSet) -> bool:
+    """A BEIR folder whose queries carry SQuAD's `answers` and `gold_passage_id`."""
+    if not eval_set.is_beir:
+        return False
+    with open(eval_set.source / "queries.jsonl", encoding="utf-8") as fh:
+        first_query = json.loads(fh.readline() or "{}")
+    return "answers" in first_query and "gold_passage_id" in first_query
+
+
 def _checker(settings: Settings, eval_set: EvalSet, runtime: Runtime, options: EvalOptions, progress: ProgressFn) -> dict | None:
     claims = settings.eval.checker_pairs if options.checker_pairs is None else options.checker_pairs
-    if claims <= 0 or not is_scifact_like(eval_set):
+    if claims <= 0:
         return None
-    from hubchat.eval.checker_pairs import confusion, load_scifact_pairs, rate_pairs, supported_precision, supported_recall
+    from hubchat.eval import sentence_pairs as sp
+    from hubchat.eval.checker_pairs import confusion, load_scifact_pairs, rate_pairs, supported_precision, supported_recall, supported_share
 
-    pairs = load_scifact_pairs(eval_set.source, seed=options.seed, limit=claims)
+    if is_scifact_like(eval_set):
+        source = "SciFact claims with evidence and rationale sentences"
+        pairs = load_scifact_pairs(eval_set.source, seed=options.seed, limit=claims)
+        pairs += sp.load_scifact_sentence_pairs(eval_set.source, seed=options.seed, limit=claims)
+    elif is_squad_like(eval_set):
+        source = "SQuAD answer sentences"
+        pairs = sp.load_squad_sentence_pairs(eval_set.source, seed=options.seed, limit=claims)
+    elif not eval_set.is_beir and eval_set.corpus_dir is not None:
+        source = "gold reference-answer sentences"
+        pairs = sp.load_gold_sentence_pairs(eval_set.source, eval_set.corpus_dir, seed=options.seed, limit=claims)
+    else:
+        return None
     ratings = rate_pairs(pairs, runtime.embed_cache, progress=lambda done, total: progress("checker pairs", done, total))
-    return {"claims": len({p.claim for p in pairs if not p.original}), "pairs": len(pairs), "confusion": confusion(ratings),
-            "supported_precision": supported_precision(ratings), "supported_recall": supported_recall(ratings)}
+    return {"claims": len({p.claim for p in pairs if not p.original}), "source": source, "pairs": len(pairs),
+            "confusion": confusion(ratings), "supported_precision": supported_precision(ratings),
+            "supported_recall": supported_recall(ratings),
+            "sentences_supported": supported_share(ratings, lambda k: k == sp.ORIGINAL),
+            "swapped_sentences_supported": supported_share(ratings, lambda k: k.startswith("sentence_swapped_"))}
 
 
 def run_eval(

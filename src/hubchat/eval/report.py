@@ -140,12 +140,18 @@ def kind_table(kinds: dict[str, dict[str, dict]]) -> list[str]:
 
 def checker_table(checker: dict) -> list[str]:
     verdicts = sorted({v for row in checker["confusion"].values() for v in row})
-    out = [f"## The citation checker on labelled pairs ({checker['pairs']} pairs from {checker['claims']} SciFact claims with evidence)", "",
+    source = checker.get("source", "SciFact claims with evidence")
+    out = [f"## The citation checker on labelled pairs ({checker['pairs']} pairs from {checker['claims']} {source})", "",
            "| pair kind | " + " | ".join(verdicts) + " |", "|---" * (len(verdicts) + 1) + "|"]
     for kind, row in checker["confusion"].items():
         out.append(f"| {kind} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
     out += ["", f"Precision of \"supported\": {_fmt(checker['supported_precision'])}; recall of \"supported\" on "
-            f"supporting pairs: {_fmt(checker['supported_recall'])}.", ""]
+            f"supporting pairs: {_fmt(checker['supported_recall'])}."]
+    if checker.get("sentences_supported") is not None:
+        out += ["", f"Passage sentences rated \"supported\": {_fmt(checker['sentences_supported'])} of the originals, "
+                f"{_fmt(checker.get('swapped_sentences_supported'))} of those with a figure, unit, currency, scale, date "
+                "or name swapped."]
+    out.append("")
     return out
 
 
