@@ -185,6 +185,11 @@ class SentenceCheck:
     score: float
     # True when the model wrote no marker here and the checker added the citation (see attribution.py).
     attributed: bool = False
+    # Markers the model wrote here that the checker removed, because other cited passages support the sentence
+    # and these do not: each with its passage's best span and score, so editors can see what was dropped.
+    pruned: tuple[SpanSupport, ...] = ()
+    # Figures and names of the sentence (as written) that no passage it cites states: why it is unsupported.
+    unmatched: tuple[str, ...] = ()
 
 @dataclass(frozen=True)
 class CitationReport:

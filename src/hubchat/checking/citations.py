@@ -31,7 +31,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hubchat.checking import figures as fig
+from hubchat.checking import names as nm
 from hubchat.checking.support import (
+    STOP_WORDS,
     PassageSentences,
     Segment,
     Span,
@@ -245,6 +248,7 @@ def check_citations(
     *,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     refusal_text: str | None = None,
+    question: str = "",
     supported_threshold: float = SUPPORTED_THRESHOLD,
     weak_threshold: float = WEAK_THRESHOLD,
 ) -> CitationReport:
@@ -255,6 +259,7 @@ def check_citations(
         passages: the passages shown to the model, in the order they were numbered.
         embed: texts -> array of L2-normalised rows; adds claim/span cosine to the score (one call per answer).
         refusal_text: the answer the model is told to give when the articles do not answer the question.
+        question: the (standalone) question; a name it holds may be repeated without a passage naming it.
         supported_threshold, weak_threshold: score cut-offs for "supported" and "weak".
 
     Returns:
@@ -265,13 +270,22 @@ def check_citations(
     bare, groups, issues = _scan(answer, len(passages))
     segments = split_sentences(bare)
     owners = _assign_markers(segments, groups, issues)
-    text, bare_to_clean, marks = _render(bare, groups)
     refusal = strip_markers(refusal_text or "")
-    rows = _rows(bare, segments, groups, owners, marks, bare_to_clean, _refusal_sentences(refusal))
+    rows = _rows(bare, segments, groups, owners, _refusal_sentences(refusal))
     sentences = _embed_rows(rows, passages, embed)
-    checks = [
-        _sentence_check(i, r, text, passages, sentences, supported_threshold, weak_threshold) for i, r in enumerate(rows)
-    ]
+    exempt = nm.name_keys(question) if question else frozenset()
+    judged = [_judge(r, passages, sentences, exempt, supported_threshold, weak_threshold) for r in rows]
+    for g, owner in zip(groups, owners):  # the pruned markers leave the text
+        g.kept = [n for n in g.kept if n not in judged[owner].pruned_numbers]
+    text, starts, ends, marks = _render(bare, groups)
+    checks = []
+    for i, (r, j) in enumerate(zip(rows, judged)):
+        start, end = starts[r.start], ends[r.end - 1]
+        for g, owner, (mark_start, mark_end) in zip(groups, owners, marks):
+            if owner == i and g.kept:
+                start, end = min(start, mark_start), max(end, mark_end)
+        checks.append(SentenceCheck(i, text[start:end], start, end, j.citations, j.supports, j.verdict, j.score,
+                                    pruned=j.pruned, unmatched=j.unmatched))
     whole_is_refusal = bool(refusal.strip()) and _normalise(bare) == _normalise(refusal)
     verdict = _answer_verdict(checks, [r.refusal for r in rows], whole_is_refusal)
     cited_numbers = tuple(dict.fromkeys(n for g in groups for n in g.kept))
@@ -300,21 +314,14 @@ def _refusal_sentences(refusal: str) -> set[str]:
 
 
 def _rows(
-    bare: str,
-    segments: Sequence[Segment],
-    groups: list[_Group],
-    owners: list[int],
-    marks: list[tuple[int, int]],
-    bare_to_clean: list[int],
-    refusal_sentences: set[str],
+    bare: str, segments: Sequence[Segment], groups: list[_Group], owners: list[int], refusal_sentences: set[str]
 ) -> list[_Row]:
-    """Each sentence placed in the cleaned text with its markers, its citations, terms and refusal flag."""
+    """Each sentence with its offsets in the marker-free text, its citations, terms and refusal flag."""
     rows: list[_Row] = []
     for i, seg in enumerate(segments):
-        row = _Row(bare_to_clean[seg.start], bare_to_clean[seg.end - 1] + 1, bare[seg.start : seg.end], seg.kind)
-        for g, owner, (mark_start, mark_end) in zip(groups, owners, marks):
-            if owner == i and g.kept:
-                row.start, row.end = min(row.start, mark_start), max(row.end, mark_end)
+        row = _Row(seg.start, seg.end, bare[seg.start : seg.end], seg.kind)
+        for g, owner in zip(groups, owners):
+            if owner == i:
                 row.cited.extend(g.kept)
         row.refusal = _is_refusal(row.claim, refusal_sentences)
         row.terms = claim_terms(row.claim)
@@ -337,36 +344,80 @@ def _embed_rows(
     return sentences
 
 
-def _sentence_check(
-    index: int,
+@dataclass(frozen=True)
+class _Judgement:
+    """What the checker found about one sentence, before it is placed in the cleaned text."""
+
+    citations: tuple[int, ...]
+    supports: tuple[SpanSupport, ...]
+    verdict: Verdict
+    score: float
+    pruned: tuple[SpanSupport, ...] = ()
+    unmatched: tuple[str, ...] = ()
+
+    @property
+    def pruned_numbers(self) -> frozenset[int]:
+        return frozenset(p.number for p in self.pruned)
+
+
+def _judge(
     r: _Row,
-    text: str,
     passages: Sequence[Passage],
     sentences: dict[int, PassageSentences],
+    exempt: frozenset[str],
     supported_threshold: float,
     weak_threshold: float,
-) -> SentenceCheck:
-    """One sentence's verdict: scored against what it cites, or judged as uncited or as no claim at all."""
-    supports: tuple[SpanSupport, ...] = ()
-    best = 0.0
-    if r.cited and not r.refusal and r.terms.content:
-        spans = [
-            best_span(r.terms, sentences[n], r.vector, r.sentence_vecs[k] if r.sentence_vecs else None)
-            for k, n in enumerate(r.cited)
-        ]
-        supports = tuple(_support(n, passages[n - 1], span) for n, span in zip(r.cited, spans))
-        best = max(max(span.score for span in spans), _joint(r.terms, spans))
-        verdict: Verdict = "supported" if best >= supported_threshold else "weak" if best >= weak_threshold else "unsupported"
-    elif r.cited or r.refusal or not _is_factual(r.claim, r.kind):
-        verdict = "not_a_claim"
-    else:
-        verdict = "uncited"
-    return SentenceCheck(index, text[r.start : r.end], r.start, r.end, tuple(r.cited), supports, verdict, best)
+) -> _Judgement:
+    """One sentence's verdict: scored against what it cites, or judged as uncited or as no claim at all.
+
+    A cited sentence is scored against each passage it cites (and their union). When it cites several and some of
+    them support it alone, the others are pruned. A figure or name that none of the kept passages states makes it
+    unsupported whatever its score (`unmatched`).
+    """
+    if not (r.cited and not r.refusal and r.terms.content):
+        verdict: Verdict = "not_a_claim" if r.cited or r.refusal or not _is_factual(r.claim, r.kind) else "uncited"
+        return _Judgement(tuple(r.cited), (), verdict, 0.0)
+    spans = {
+        n: best_span(r.terms, sentences[n], r.vector, r.sentence_vecs[k] if r.sentence_vecs else None)
+        for k, n in enumerate(r.cited)
+    }
+    claim_names = tuple(
+        name for name in nm.names(r.claim, STOP_WORDS) if not any(f.start < name.end and name.start < f.end for f in r.terms.figures)
+    )
+
+    def missing(numbers: Sequence[int]) -> tuple[str, ...]:
+        offered = [f for n in numbers for f in sentences[n].all_figures()]
+        keys = frozenset().union(*(_name_keys(sentences[n]) for n in numbers))
+        return tuple(f.text for f in fig.unmatched(r.terms.figures, tuple(offered))) + tuple(
+            name.text for name in nm.unmatched(claim_names, keys, exempt)
+        )
+
+    alone = [n for n in r.cited if spans[n].score >= supported_threshold and not missing([n])]
+    kept = alone if alone else list(r.cited)
+    kept_spans = [spans[n] for n in kept]
+    best = max(max(span.score for span in kept_spans), _joint(r.terms, kept_spans))
+    unmatched = missing(kept)
+    verdict = "supported" if best >= supported_threshold else "weak" if best >= weak_threshold else "unsupported"
+    if unmatched:
+        verdict = "unsupported"
+    return _Judgement(
+        tuple(kept),
+        tuple(_support(n, passages[n - 1], spans[n]) for n in kept),
+        verdict,
+        best,
+        tuple(_support(n, passages[n - 1], spans[n]) for n in r.cited if n not in kept),
+        unmatched,
+    )
+
+
+def _name_keys(ps: PassageSentences) -> frozenset[str]:
+    chunk = ps.passage.chunk
+    return nm.name_keys(chunk.text) | nm.name_keys(" ".join((chunk.title, *chunk.heading_path)))
 
 
 @dataclass
 class _Row:
-    """A sentence being checked: its span in the cleaned text and its marker-free claim."""
+    """A sentence being checked: its span in the marker-free text and its claim."""
 
     start: int
     end: int
@@ -383,29 +434,82 @@ def _joint(terms: Terms, spans: list[Span]) -> float:
     if len(spans) < 2:
         return 0.0
     cosines = [s.cos for s in spans if s.cos is not None]
-    return score(terms, frozenset().union(*(s.evidence for s in spans)), max(cosines) if cosines else None)
+    return score(terms, frozenset().union(*(s.evidence for s in spans)), max(cosines) if cosines else None,
+                 tuple(f for s in spans for f in s.figures))
 
 
-def _render(bare: str, groups: list[_Group]) -> tuple[str, list[int], list[tuple[int, int]]]:
-    """Put the kept markers back: the cleaned text, each bare offset's place in it, and each marker's span."""
+_BETWEEN = re.compile(r"[ \t]*[,;]?[ \t]*")  # what may separate two markers of one run: "[1], [2]", "[1][2]"
+_CLOSING = re.compile(r"[ \t]+(?=[,.;:!?)]|$)", re.MULTILINE)
+
+
+def _layout(bare: str, groups: list[_Group]) -> tuple[list[str], set[int]]:
+    """Each marker group's text in the cleaned answer, and the marker-free characters that go with removed ones.
+
+    Markers next to one another, alone or joined by a comma ("[1][2]", "[1], [2]"), are one run: the run keeps the
+    space before it while any of its markers stays, and loses the comma next to a removed one; a run that loses
+    every marker also loses the parentheses around it and the spaces it would leave before punctuation, so
+    "Go [9][2]." becomes "Go [2].", "Go [2], [9]." "Go [2]." and "Go ([9])." "Go.".
+    """
+    pieces = [""] * len(groups)
+    skip: set[int] = set()
+    i = 0
+    while i < len(groups):
+        j = i
+        while j + 1 < len(groups) and _BETWEEN.fullmatch(bare, groups[j].anchor, groups[j + 1].anchor):
+            j += 1
+        kept = [k for k in range(i, j + 1) if groups[k].kept]
+        keep_between = {k for a, b in zip(kept, kept[1:]) for k in (a,)}  # the separator right after a kept marker
+        for k in range(i, j):
+            if k not in keep_between:
+                skip.update(range(groups[k].anchor, groups[k + 1].anchor))
+        for pos, k in enumerate(kept):
+            # The first kept marker takes the run's leading space; a later one the space after its separator.
+            lead = groups[i].lead if pos == 0 else groups[kept[pos - 1] + 1].lead
+            g = groups[k]
+            pieces[k] = lead + "".join(f"[{n}]" for n in g.kept) + g.trail
+        if not kept:
+            first, last = groups[i].anchor, groups[j].anchor
+            if 0 < first and bare[first - 1] == "(" and bare[last : last + 1] == ")" and not groups[i].lead:
+                skip.update((first - 1, last))
+                back = first - 1
+                while back > 0 and bare[back - 1] in " \t":
+                    back -= 1
+                    skip.add(back)
+            elif m := _CLOSING.match(bare, last):
+                skip.update(range(m.start(), m.end()))
+        i = j + 1
+    return pieces, skip
+
+
+def _render(bare: str, groups: list[_Group]) -> tuple[str, list[int], list[int], list[tuple[int, int]]]:
+    """Put the kept markers back.
+
+    Returns:
+        The cleaned text; for each marker-free offset, where it starts in the cleaned text (after the markers
+        anchored there) and where it ends (after its character, or where it would be if it went with a marker);
+        and each marker group's span in the cleaned text (empty where it lost every number).
+    """
+    pieces, skip = _layout(bare, groups)
     out: list[str] = []
-    where = [0] * (len(bare) + 1)
+    starts = [0] * (len(bare) + 1)
+    ends = [0] * (len(bare) + 1)
     spans: list[tuple[int, int]] = []
     length = 0
     g = 0
     for i in range(len(bare) + 1):
         while g < len(groups) and groups[g].anchor == i:
-            group = groups[g]
-            piece = group.lead + "".join(f"[{n}]" for n in group.kept) + group.trail if group.kept else ""
-            spans.append((length + len(group.lead), length + len(piece) - len(group.trail)))
+            piece, group = pieces[g], groups[g]
+            lead = len(piece) - len(piece.lstrip(" \t")) if piece else 0
+            spans.append((length + lead, length + len(piece) - (len(group.trail) if piece else 0)))
             out.append(piece)
             length += len(piece)
             g += 1
-        where[i] = length
-        if i < len(bare):
+        starts[i] = length
+        if i < len(bare) and i not in skip:
             out.append(bare[i])
             length += 1
-    return "".join(out), where, spans
+        ends[i] = length
+    return "".join(out), starts, ends, spans
 
 
 def best_supporting_span(

@@ -4,14 +4,17 @@ The support score of a claim against a span of a passage is, in [0, 1]:
 
     recall     = share of the claim's content terms found in the span or in the passage's title and headings
                  (terms: Snowball stems of non-stop words, and numbers; number words count as digits)
-    key_factor = key_recall ** 2   (share of the claim's key terms found there; 1 if the claim has none)
+    key_factor = key_recall ** 2   (share of the claim's key terms, figures included, found there; 1 if none)
     score      = key_factor * recall                                                  without an embedder
     score      = key_factor * (recall + (1 - recall) * 0.5 * cos_scaled)              with one, where
     cos_scaled = clip((cos(claim, span) - 0.45) / 0.40, 0, 1)
 
-Key terms are numbers written with digits and names (capitalised words that do not start the sentence): a claim
-whose number or name the passage does not contain is not supported by it however much else matches, so a wrong
-year or a wrong product name zeroes the score. The embedder can only add evidence: it fills up to half of the gap
+Key terms are the claim's figures (`hubchat.checking.figures`: a number with its unit, currency and scale, or a
+date), other numbers written with digits ("GPT-4"'s 4), and names (capitalised words that do not start the
+sentence): a claim whose figure or name the span does not contain is not supported by it however much else
+matches, so a wrong year, "$2 billion" against "2 PB", or a wrong product name zeroes the score. A figure is
+found when the span (or the title and headings) states a figure that `figures.supports` accepts; the other keys
+when their term is there. The embedder can only add evidence: it fills up to half of the gap
 that lexical recall leaves, scaled by how similar MiniLM finds the two texts. On the tuning examples
 (tests/data/citation_claims.json) MiniLM put paraphrases at cosine 0.4 to 0.9 and same-topic non-paraphrases at
 0.45 to 0.7, so cosine alone separates poorly: it lifts loose paraphrases, it never outvotes words and numbers.
@@ -33,6 +36,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from hubchat.checking.figures import Figure, figures
+from hubchat.checking.figures import supports as figure_supports
 from hubchat.text.markdown import read_blocks
 from hubchat.text.sentences import sentence_spans
 from hubchat.types import Passage
@@ -89,10 +94,11 @@ class Segment:
 
 @dataclass(frozen=True)
 class Terms:
-    """The content terms of a claim: `content` must be found for recall, `keys` must be found at all."""
+    """The content terms of a claim: `content` must be found for recall, `keys` and `figures` must be found at all."""
 
     content: frozenset[str]
     keys: frozenset[str]
+    figures: tuple[Figure, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -166,22 +172,27 @@ def tokens(text: str) -> list[tuple[str, bool, bool]]:
     Words are lower-cased Snowball stems; numbers lose thousands separators; number words become digits (but are
     not keys: "one" is too often not a count). A name is a capitalised word that is not the text's first word.
     """
-    out: list[tuple[str, bool, bool]] = []
+    return [(term, is_number, is_name) for term, is_number, is_name, _ in _located_tokens(text)]
+
+
+def _located_tokens(text: str) -> list[tuple[str, bool, bool, int]]:
+    """`tokens`, each with its offset in `text`."""
+    out: list[tuple[str, bool, bool, int]] = []
     words: list[tuple[int, str]] = []
     for n, m in enumerate(_TOKEN.finditer(text)):
         raw = m.group()
         if raw[0].isdigit():
-            out.append((_number(raw), True, False))
+            out.append((_number(raw), True, False, m.start()))
             continue
         low = raw.lower()
         if low in NUMBER_WORDS:
-            out.append((NUMBER_WORDS[low], False, False))
+            out.append((NUMBER_WORDS[low], False, False, m.start()))
         elif len(low) > 1 and low not in STOP_WORDS:
             words.append((len(out), low))
-            out.append((low, False, n > 0 and raw[0].isupper()))
+            out.append((low, False, n > 0 and raw[0].isupper(), m.start()))
     stems = _stemmer().stemWords([w for _, w in words])
     for (i, _), stem in zip(words, stems):
-        out[i] = (stem, False, out[i][2])
+        out[i] = (stem, False, out[i][2], out[i][3])
     return out
 
 
@@ -197,17 +208,27 @@ def term_set(text: str) -> frozenset[str]:
 
 
 def claim_terms(claim: str) -> Terms:
-    """Content terms of a claim, and its key terms: numbers written with digits, and names."""
-    toks = tokens(claim)
-    return Terms(frozenset(t for t, _, _ in toks), frozenset(t for t, is_number, is_name in toks if is_number or is_name))
+    """Content terms of a claim, and its key terms: its figures, other numbers written with digits, and names.
+
+    A word or number inside a figure ("2 PB", "$2 billion") is a content term, but the key is the figure itself.
+    """
+    figs = figures(claim)
+    toks = _located_tokens(claim)
+    keys = frozenset(
+        t for t, is_number, is_name, at in toks if (is_number or is_name) and not any(f.start <= at < f.end for f in figs)
+    )
+    return Terms(frozenset(t for t, _, _, _ in toks), keys, figs)
 
 
-def score(terms: Terms, evidence: frozenset[str], cos: float | None = None) -> float:
-    """Support of a claim by evidence terms (and the claim/span cosine, if embedded); see the module docstring."""
+def score(terms: Terms, evidence: frozenset[str], cos: float | None = None, evidence_figures: Sequence[Figure] = ()) -> float:
+    """Support of a claim by evidence terms and figures (and the claim/span cosine, if embedded); see the module
+    docstring."""
     if not terms.content:
         return 0.0
     recall = lexical_recall(terms, evidence)
-    key_factor = (len(terms.keys & evidence) / len(terms.keys)) ** 2 if terms.keys else 1.0
+    wanted = len(terms.keys) + len(terms.figures)
+    found = len(terms.keys & evidence) + sum(any(figure_supports(e, f) for e in evidence_figures) for f in terms.figures)
+    key_factor = (found / wanted) ** 2 if wanted else 1.0
     if cos is None:
         return key_factor * recall
     scaled = min(1.0, max(0.0, (cos - COS_FLOOR) / (COS_CEILING - COS_FLOOR)))
@@ -227,6 +248,12 @@ class PassageSentences:
     segments: tuple[Segment, ...]  # offsets inside chunk.text
     terms: tuple[frozenset[str], ...]
     context: frozenset[str]
+    figures: tuple[tuple[Figure, ...], ...] = ()  # per segment
+    context_figures: tuple[Figure, ...] = ()
+
+    def all_figures(self) -> tuple[Figure, ...]:
+        """Every figure the passage states, in its sentences, title and headings."""
+        return self.context_figures + tuple(f for per in self.figures for f in per)
 
 
 @lru_cache(maxsize=512)
@@ -235,8 +262,10 @@ def passage_sentences(passage: Passage) -> PassageSentences:
     chunk = passage.chunk
     segments = tuple(split_sentences(chunk.text))
     terms = tuple(term_set(chunk.text[s.start : s.end]) for s in segments)
-    context = term_set(" ".join((chunk.title, *chunk.heading_path)))
-    return PassageSentences(passage, segments, terms, context)
+    context_text = " ".join((chunk.title, *chunk.heading_path))
+    # Passages offer lone number words as figures too: "five patients" supports "5 patients".
+    figs = tuple(figures(chunk.text[s.start : s.end], lone_words=True) for s in segments)
+    return PassageSentences(passage, segments, terms, term_set(context_text), figs, figures(context_text, lone_words=True))
 
 
 @dataclass(frozen=True)
@@ -248,6 +277,7 @@ class Span:
     evidence: frozenset[str]
     score: float
     cos: float | None = None
+    figures: tuple[Figure, ...] = ()
 
 
 def best_span(
@@ -268,19 +298,20 @@ def best_span(
     """
     segs = [s for s in sentences.segments if s.kind != "heading"] or list(sentences.segments)
     if not segs:
-        return Span(0, 0, sentences.context, 0.0)
+        return Span(0, 0, sentences.context, 0.0, figures=sentences.context_figures)
     index = {s: i for i, s in enumerate(sentences.segments)}
     vecs = sentence_vecs if claim_vec is not None and sentence_vecs is not None else {}
 
     def window(first: Segment, last: Segment) -> Span:
         i, j = index[first], index[last]
         evidence = sentences.context.union(*sentences.terms[i : j + 1])
+        figs = sentences.context_figures + tuple(f for per in sentences.figures[i : j + 1] for f in per)
         cos = None
         parts = [vecs[k] for k in range(i, j + 1) if k in vecs]
         if parts:
             vec = np.sum(parts, axis=0)
             cos = float(claim_vec @ vec) / max(float(np.linalg.norm(vec)), 1e-12)
-        return Span(first.start, last.end, evidence, score(terms, evidence, cos), cos)
+        return Span(first.start, last.end, evidence, score(terms, evidence, cos, figs), cos, figs)
 
     def rank(span: Span) -> tuple[float, float]:
         return span.score, lexical_recall(terms, span.evidence)
