@@ -124,8 +124,8 @@ def test_malformed_markers_are_removed_and_recorded(marker):
         ("[Passage 2]", "[2]"),
         ("[source 2, 4]", "[2][4]"),
         ("[Source: 4]", "[4]"),
-        ("[2-4]", "[2][3][4]"),
-        ("[2–4]", "[2][3][4]"),
+        ("[2-4]", "[2][4]"),  # a range is read as [2][3][4]; [3] (Pinecone) supports nothing and is pruned
+        ("[2–4]", "[2][4]"),
     ],
 )
 def test_acceptable_marker_variants_are_normalised(marker, normalised):
@@ -133,6 +133,7 @@ def test_acceptable_marker_variants_are_normalised(marker, normalised):
     assert report.issues == ()
     assert report.text == f"Chroma and Weaviate are open source {normalised}."
     assert report.sentences[0].citations == tuple(int(n) for n in re.findall(r"\d+", normalised))
+    assert [p.number for p in report.sentences[0].pruned] == ([3] if "-" in marker or "–" in marker else [])
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_brackets_that_are_not_citations_are_left_alone(text):
         ("Weaviate is written in Go [4][4].", "Weaviate is written in Go [4]."),
         ("Weaviate is written in Go [4, 4].", "Weaviate is written in Go [4]."),
         ("Weaviate [4] is written in Go [4].", "Weaviate [4] is written in Go."),
-        ("Weaviate is written in Go [2][4] [4].", "Weaviate is written in Go [2][4]."),
+        ("Chroma and Weaviate are open source [2][4] [4].", "Chroma and Weaviate are open source [2][4]."),
     ],
 )
 def test_a_number_cited_twice_in_one_sentence_is_collapsed_and_recorded(answer, cleaned):
@@ -324,6 +325,69 @@ def test_a_multi_citation_sentence_is_judged_on_its_passages_together():
     assert all(s.score < 0.5 for s in sentence.supports)
     assert sentence.verdict == "supported"
     assert sentence.score > max(s.score for s in sentence.supports)
+
+
+@pytest.mark.parametrize(
+    ("answer", "cleaned"),
+    [
+        ("Weaviate is written in Go [2][4].", "Weaviate is written in Go [4]."),
+        ("Weaviate is written in Go [4][2].", "Weaviate is written in Go [4]."),
+        ("Weaviate is written in Go [2], [4].", "Weaviate is written in Go [4]."),
+        ("Weaviate is written in Go [4], [2].", "Weaviate is written in Go [4]."),
+        ("Weaviate is written in Go [4] ([2]).", "Weaviate is written in Go [4]."),
+        ("Weaviate is written in Go [2, 3, 4] and is open source.", "Weaviate is written in Go [4] and is open source."),
+    ],
+)
+def test_a_marker_whose_passage_adds_nothing_is_pruned_and_recorded(answer, cleaned):
+    report = check(answer)
+    (sentence,) = report.sentences
+    assert report.text == cleaned, "no stray space, comma or parenthesis is left where a marker was"
+    assert sentence.citations == (4,) and sentence.verdict == "supported"
+    assert {p.number for p in sentence.pruned} <= {2, 3} and 2 in {p.number for p in sentence.pruned}
+    assert all(p.score < 0.5 for p in sentence.pruned), "each pruned marker keeps its score for the editors"
+    assert report.cited_numbers == (4,)
+
+
+def test_a_sentence_no_cited_passage_supports_keeps_its_markers_and_is_flagged():
+    report = check("Weaviate is written in Rust [2][3].")
+    (sentence,) = report.sentences
+    assert sentence.citations == (2, 3) and sentence.pruned == ()
+    assert sentence.verdict == "unsupported"
+
+
+@pytest.mark.parametrize(
+    ("claim", "unmatched"),
+    [
+        ("The median query latency was 12 seconds for Pinecone [5].", ["12 seconds"]),
+        ("Index build time was about 40 hours [5].", ["40 hours"]),
+        ("The benchmark machine had 64 TB of memory [5].", ["64 TB"]),
+        ("The benchmark cost $64 billion [5].", ["$64 billion"]),
+        ("Pinecone introduced its serverless architecture in March 2025 [3].", ["March 2025"]),
+        ("Unlike Qdrant, Weaviate is written in Go [4].", ["Qdrant"]),
+    ],
+)
+def test_a_figure_or_name_no_cited_passage_states_makes_the_sentence_unsupported(claim, unmatched, embed):
+    (sentence,) = check(claim, embed=embed).sentences
+    assert sentence.verdict == "unsupported"
+    assert list(sentence.unmatched) == unmatched
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The median query latency was 12 milliseconds for Pinecone [5].",
+        "The test used 10,000,000 vectors [5].",
+        "Index build time was about 40 min [5].",
+    ],
+)
+def test_the_same_figure_written_another_way_is_supported(claim):
+    (sentence,) = check(claim).sentences
+    assert sentence.verdict == "supported" and sentence.unmatched == ()
+
+
+def test_a_name_the_question_asks_about_may_be_repeated_without_a_passage_naming_it():
+    claim = "Unlike Qdrant, Weaviate is written in Go [4]."
+    assert check(claim, question="Is Qdrant written in Go like Weaviate?").sentences[0].unmatched == ()
 
 
 def test_span_offsets_slice_the_article_text_exactly():

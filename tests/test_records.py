@@ -6,6 +6,7 @@ import csv
 import io
 import sqlite3
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -18,6 +19,7 @@ from hubchat.types import (
     SpanSupport,
 )
 from hubchat.web.records import CSV_COLUMNS, Records
+from hubchat.web.render import review_sentence_html
 
 ARTICLE = "Intro line.\nFeed the starter once every 24 hours. Use rye flour for a lively culture."
 CHUNK_START = 12  # the passage is ARTICLE[12:]
@@ -69,6 +71,35 @@ def test_an_answer_survives_reopening_with_sentences_sources_and_spans(db):
     support = sentence.supports[0]
     assert ARTICLE[support.span_start : support.span_end] == "Feed the starter once every 24 hours."
     assert record.created_at.endswith("+00:00")
+
+
+def test_pruned_markers_and_unmatched_figures_survive_reopening(db):
+    result = _result()
+    pruned = SpanSupport(2, "c2", "/guides/other", 0.12, 0, 5, "Other")
+    sentence = result.report.sentences[0]
+    marked = replace(sentence, pruned=(pruned,), unmatched=("$2 billion",))
+    answer_id = Records(db).record_answer(replace(result, report=replace(result.report, sentences=(marked,))))
+
+    record = Records(db).answer(answer_id)
+    (stored,) = record.sentences
+    assert stored.pruned == (pruned,) and stored.unmatched == ("$2 billion",)
+
+    # The review page tells the editor what the checker removed and why the sentence failed.
+    shown = review_sentence_html(record, replace(stored, unmatched=("<b>$2</b>",)))
+    assert "[2]</span> removed by the checker" in shown and "0.12" in shown and "<q>Other</q>" in shown
+    assert "Stated by no cited passage: <b>&lt;b&gt;$2&lt;/b&gt;</b>" in shown
+
+
+def test_a_database_from_before_pruned_markers_opens_and_keeps_its_answers(db):
+    answer_id = Records(db).record_answer(_result())
+    with sqlite3.connect(db) as conn:  # the sentences table as the first release wrote it
+        conn.execute("ALTER TABLE sentences DROP COLUMN pruned")
+        conn.execute("ALTER TABLE sentences DROP COLUMN unmatched")
+
+    records = Records(db)
+    (old,) = records.answer(answer_id).sentences
+    assert old.pruned == () and old.unmatched == () and old.verdict == "supported"
+    assert records.answer(records.record_answer(_result())).sentences[0].citations == (1,)
 
 
 def test_lists_newest_first_and_filters_flagged_and_unreviewed(db):

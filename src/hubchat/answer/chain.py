@@ -163,7 +163,7 @@ class Answerer:
         run.timings["generate"] = (
             time.perf_counter() - run.started - run.timings["retrieve"] - run.timings["condense"] - run.timings["excerpts"]
         )
-        report = self.check(raw, passages)
+        report = self.check(raw, passages, run.standalone)
         if report.verdict == "refusal" and (retrieved.best_dense_score or 0.0) >= self.settings.retrieval.quote_when_refused:
             report = self._quoted(run, passages) or report
         yield AnswerEvent("final", result=self._result(run, raw, report))
@@ -172,17 +172,19 @@ class Answerer:
         """The passages' best sentences, checked, for a question retrieval is confident about but the model refused;
         None when they hold nothing that bears on it."""
         quote = "".join(ExtractiveGenerator(self.prompts.refusal, self.embed).stream(run.standalone, passages, Usage()))
-        report = self.check(quote, passages)
+        report = self.check(quote, passages, run.standalone)
         if report.verdict == "refusal":
             return None
         run.quoted = True
         return report
 
-    def check(self, raw: str, passages: Sequence[Passage]) -> CitationReport:
+    def check(self, raw: str, passages: Sequence[Passage], question: str = "") -> CitationReport:
         """The checked answer: bad markers removed, every sentence scored, supported uncited facts cited."""
         refusal = self.prompts.refusal
-        report = check_citations(without_stray_refusal(raw, refusal), passages, embed=self.embed, refusal_text=refusal)
-        return attribute_uncited(report, passages, embed=self.embed, refusal_text=refusal)
+        report = check_citations(
+            without_stray_refusal(raw, refusal), passages, embed=self.embed, refusal_text=refusal, question=question
+        )
+        return attribute_uncited(report, passages, embed=self.embed, refusal_text=refusal, question=question)
 
     def answer(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> AnswerResult:
         """The final result of `stream`, for callers that do not need tokens as they come."""

@@ -40,6 +40,7 @@ def attribute_uncited(
     *,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     refusal_text: str | None = None,
+    question: str = "",
     threshold: float = SUPPORTED_THRESHOLD,
 ) -> CitationReport:
     """Add a citation to each uncited factual sentence that a shown passage clearly supports.
@@ -48,6 +49,7 @@ def attribute_uncited(
         report: the checked answer.
         passages: the passages shown, numbered from 1.
         embed: the embedder used by the checker (the same scores decide here).
+        question: the (standalone) question, as for `check_citations`.
         threshold: the support score a passage needs for its marker to be added.
 
     Returns:
@@ -76,9 +78,15 @@ def attribute_uncited(
             pieces.append(_marked(report.text[sentence.start:sentence.end], additions[sentence.index]))
             cursor = sentence.end
     pieces.append(report.text[cursor:])
-    amended = check_citations("".join(pieces), passages, embed=embed, refusal_text=refusal_text)
+    amended = check_citations("".join(pieces), passages, embed=embed, refusal_text=refusal_text, question=question)
+    # The first check already removed the pruned markers from the text; its record of them is kept.
+    pruned = {s.index: s.pruned for s in report.sentences if s.pruned}
     sentences = tuple(
-        dataclasses.replace(s, attributed=True) if s.index in additions and additions[s.index] in s.citations else s
+        dataclasses.replace(
+            s,
+            attributed=s.index in additions and additions[s.index] in s.citations,
+            pruned=s.pruned or pruned.get(s.index, ()),
+        )
         for s in amended.sentences
     )
     return dataclasses.replace(amended, sentences=sentences)

@@ -58,6 +58,9 @@ from hubchat.types import (
 
 SUPPORTED_THRESHOLD = 0.5
 WEAK_THRESHOLD = 0.3
+# A marker whose passage supports nothing alone is kept only if adding it raises the sentence's support by more
+# than this: evidence for a part of the claim, not a rounding of the same evidence.
+PRUNE_MARGIN = 0.05
 
 # ---- markers -------------------------------------------------------------------------------------------------
 
@@ -392,10 +395,20 @@ def _judge(
             name.text for name in nm.unmatched(claim_names, keys, exempt)
         )
 
+    def combined(numbers: Sequence[int]) -> float:
+        chosen = [spans[n] for n in numbers]
+        return max(max(span.score for span in chosen), _joint(r.terms, chosen))
+
     alone = [n for n in r.cited if spans[n].score >= supported_threshold and not missing([n])]
     kept = alone if alone else list(r.cited)
-    kept_spans = [spans[n] for n in kept]
-    best = max(max(span.score for span in kept_spans), _joint(r.terms, kept_spans))
+    if alone:
+        # A passage that supplies part of the claim the others lack stays: "Chroma and Weaviate are open source
+        # [2][4]" needs both, though [4] alone scores as support.
+        for n in r.cited:
+            if n not in kept and combined([*kept, n]) > combined(kept) + PRUNE_MARGIN:
+                kept.append(n)
+        kept.sort(key=r.cited.index)
+    best = combined(kept)
     unmatched = missing(kept)
     verdict = "supported" if best >= supported_threshold else "weak" if best >= weak_threshold else "unsupported"
     if unmatched:

@@ -145,7 +145,14 @@ def _checker(settings: Settings, eval_set: EvalSet, runtime: Runtime, options: E
     if claims <= 0:
         return None
     from hubchat.eval import sentence_pairs as sp
-    from hubchat.eval.checker_pairs import confusion, load_scifact_pairs, rate_pairs, supported_precision, supported_recall, supported_share
+    from hubchat.eval.checker_pairs import (
+        confusion,
+        load_scifact_pairs,
+        rate_pairs,
+        supported_precision,
+        supported_recall,
+        supported_share,
+    )
 
     if is_scifact_like(eval_set):
         source = "SciFact claims with evidence and rationale sentences"

@@ -123,6 +123,8 @@ mark.hc-span.hc-active { background: #fbbf24; box-shadow: 0 0 0 2px #d97706; }
 .hc-idx { color: var(--color-accent); margin-right: 0.25rem; }
 .hc-check, .hc-current { font-size: 0.88rem; margin-top: 0.3rem; }
 .hc-none, .hc-hint, .hc-when { color: var(--body-text-color-subdued); }
+.hc-pruned { font-size: 0.88rem; color: var(--body-text-color-subdued); margin: 0.3rem 0; text-decoration-line: none; }
+.hc-unmatched { font-size: 0.88rem; color: var(--error-text-color, #b91c1c); margin: 0.2rem 0; }
 .hc-review-passage { margin-top: 0.5rem; }
 .hc-badge { display: inline-block; padding: 0 0.45em; border-radius: 0.5em; font-size: 0.8rem; font-weight: 600; margin-right: 0.3rem; }
 .hc-v-supported { background: #dcfce7; color: #166534; }

@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS sentences (
     verdict TEXT NOT NULL,
     score REAL NOT NULL,
     supports TEXT NOT NULL,
+    pruned TEXT NOT NULL DEFAULT '[]',
+    unmatched TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (answer_id, idx)
 );
 CREATE TABLE IF NOT EXISTS feedback (
@@ -85,6 +87,9 @@ CREATE TABLE IF NOT EXISTS reviews (
 );
 CREATE INDEX IF NOT EXISTS reviews_answer ON reviews (answer_id, sentence_idx);
 """
+
+# Columns added after the first release, with the default an older database's rows get.
+_ADDED_COLUMNS = {"sentences": (("pruned", "'[]'"), ("unmatched", "'[]'"))}
 
 CSV_COLUMNS = (
     "answer_id", "answer_created_at", "question", "backend", "answer_verdict", "sentence_index", "sentence",
@@ -161,6 +166,8 @@ def _sentence_from_row(row: sqlite3.Row) -> SentenceCheck:
     return SentenceCheck(
         index=row["idx"], text=row["text"], start=row["start_offset"], end=row["end_offset"],
         citations=tuple(json.loads(row["citations"])), supports=supports, verdict=row["verdict"], score=row["score"],
+        pruned=tuple(SpanSupport(**s) for s in json.loads(row["pruned"])),
+        unmatched=tuple(json.loads(row["unmatched"])),
     )
 
 
@@ -185,6 +192,11 @@ class Records:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            for table, columns in _ADDED_COLUMNS.items():
+                present = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}
+                for name, default in columns:
+                    if name not in present:  # a database written before the column existed
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} TEXT NOT NULL DEFAULT {default}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -232,11 +244,14 @@ class Records:
                 ),
             )
             conn.executemany(
-                "INSERT INTO sentences VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sentences (answer_id, idx, text, start_offset, end_offset, citations, verdict, score, "
+                "supports, pruned, unmatched) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         answer_id, s.index, s.text, s.start, s.end, json.dumps(list(s.citations)), s.verdict,
                         float(s.score), json.dumps([asdict(sp) for sp in s.supports], ensure_ascii=False),
+                        json.dumps([asdict(sp) for sp in s.pruned], ensure_ascii=False),
+                        json.dumps(list(s.unmatched), ensure_ascii=False),
                     )
                     for s in sentences
                 ],

@@ -296,11 +296,25 @@ def review_sentence_html(record, sentence: SentenceCheck) -> str:
         )
     if not passages:
         passages.append('<div class="hc-none">No citation.</div>')
+    passages.extend(
+        f'<div class="hc-pruned"><span class="hc-num">[{p.number}]</span> removed by the checker: its passage '
+        f"does not support this sentence (score <b>{p.score:.2f}</b>) and the others do"
+        + (f'; its closest sentence: <q>{esc(p.span_text)}</q>' if p.span_text else "")
+        + "</div>"
+        for p in sentence.pruned
+    )
+    unmatched = (
+        '<div class="hc-unmatched">Stated by no cited passage: '
+        + ", ".join(f"<b>{esc(u)}</b>" for u in sentence.unmatched)
+        + "</div>"
+        if sentence.unmatched
+        else ""
+    )
     return (
         f'<div class="hc-review-sentence" id="sentence-{sentence.index}">'
         f'<div class="hc-sentence"><span class="hc-idx">{sentence.index + 1}.</span> {esc(sentence.text)}</div>'
         f'<div class="hc-check">Checker: {verdict_badge(sentence.verdict)} score <b>{sentence.score:.2f}</b></div>'
-        f"{current}{''.join(passages)}</div>"
+        f"{unmatched}{current}{''.join(passages)}</div>"
     )
 
 
