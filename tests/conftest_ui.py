@@ -12,6 +12,8 @@ Fixtures:
     editor_login: (user, password) accepted by the review page.
     down_server: the same app with chat backend "openai-compatible" pointed at a closed loopback port.
     local_model_server: the same app on the `local` backend with the small SmolLM2 model, so real tokens stream.
+    held_model_server: (app, HeldServer): the same app on `openai-compatible` through `tests.held_server`, which
+        holds each answer's request to SmolLM2 until the test sets `HeldServer.gate`.
     browser: a session Chromium (Playwright).
     page: a fresh browser page per test; records dialogs in `page.dialogs`; its screenshot is saved under
         test-artifacts/ when the test ends (also when it fails).
@@ -137,6 +139,26 @@ def local_model_server(ui_runtime, local_chat_settings, tmp_path_factory: pytest
     )
     server = start(Runtime(settings), host="127.0.0.1", port=0)
     yield server
+    server.close()
+
+
+@pytest.fixture
+def held_model_server(ui_runtime, compatible_chat_settings, llama_server, tmp_path_factory: pytest.TempPathFactory):
+    """The app answering with SmolLM2 through a server that holds each request until the test lets it through."""
+    from hubchat.runtime import Runtime
+    from hubchat.web.server import start
+    from tests.held_server import HeldServer
+
+    held = HeldServer(llama_server.base_url).start()
+    settings = ui_runtime.settings.model_copy(
+        update={
+            "chat": compatible_chat_settings.model_copy(update={"base_url": held.base_url, "max_tokens": 64}),
+            "ui": ui_runtime.settings.ui.model_copy(update={"db_path": tmp_path_factory.mktemp("held") / "hubchat.sqlite"}),
+        }
+    )
+    server = start(Runtime(settings), host="127.0.0.1", port=0)
+    yield server, held
+    held.close()  # first: a request still held is let through, so the app can finish and close
     server.close()
 
 

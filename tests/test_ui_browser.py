@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -63,6 +64,35 @@ def test_a_real_models_tokens_stream_into_the_chat(page: Page, local_model_serve
     # SmolLM2's answer is poor but real: the bubble shows it growing, piece by piece, before the checked answer.
     assert len(growing) >= 3, growing
     assert all(len(a) <= len(b) for a, b in zip(growing, growing[1:])), growing
+
+
+@pytest.mark.server
+def test_the_passages_show_before_the_model_writes_a_word(page: Page, held_model_server):
+    server, model = held_model_server
+    open_chat(page, server.url)
+    page.evaluate(WATCH_JS)
+    page.fill(QUESTION_BOX, "How often should I feed a sourdough starter?")
+    page.click("#hc-ask")
+
+    # The request to the model is held: whatever the page shows now, the model has not written.
+    assert model.held.wait(30), "the answer never asked the model"
+    reading = page.locator("#hc-sources .hc-reading .hc-src")
+    expect(reading.first).to_be_visible()
+    expect(reading.locator(".hc-title").first).to_have_text("Sourdough Starter Care: Feeding, Flour and Temperature")
+    expect(reading.locator(".hc-passage").first).not_to_be_empty()
+    expect(page.locator("#hc-status .hc-status-text")).to_have_text(f"Reading {reading.count()} passage{'s' * (reading.count() != 1)}…")
+    bubble = page.locator(BOT).last
+    expect(bubble).to_have_text(re.compile(r"^\s*Reading \d+ passages?…\s*$"))  # the step, not answer text
+    assert page.locator("#hc-sources mark.hc-span").count() == 0, "nothing is cited before the answer exists"
+
+    model.gate.set()
+    expect(page.locator("#hc-status .hc-idle")).to_be_attached(timeout=60_000)
+    expect(bubble).not_to_contain_text("▍")
+    seen = page.evaluate("window.__seen")
+    first_token = next(i for i, s in enumerate(seen) if "▍" in s["bot"])
+    assert any(s["status"].startswith("Reading ") for s in seen[:first_token]), seen
+    # The finished answer's panel lists only what it cites, under its own record.
+    expect(page.locator("#hc-sources .hc-reading")).to_have_count(0)
 
 
 def test_answer_streams_and_a_citation_opens_its_highlighted_passage(page: Page, ui_server):

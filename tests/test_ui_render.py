@@ -20,6 +20,7 @@ from hubchat.types import (
 from hubchat.web.chat import example_questions, parse_filters
 from hubchat.web.passage_html import passage_html
 from hubchat.web.render import (
+    ReadingView,
     TurnView,
     answer_markdown,
     conversation_markdown,
@@ -107,6 +108,18 @@ def test_sources_panel_lists_only_cited_passages_newest_answer_first():
     assert panel.index('id="grp-new"') < panel.index('id="grp-old"')
     assert panel.count('class="hc-src"') == 2 and "second &lt;q&gt;?" in panel
     assert "hc-empty" in sources_html([])
+
+
+def test_the_passages_of_an_answer_being_written_come_first_unhighlighted():
+    passages = (_source(1), _source(2, link="javascript:alert(1)"))
+    panel = sources_html([TurnView("old", "first?", _result())], ReadingView("next <q>?", passages))
+    assert panel.index('id="grp-reading"') < panel.index('id="grp-old"')
+    assert 'class="hc-group hc-older" id="grp-old"' in panel, "the earlier answer's sources fold away"
+    reading = panel[panel.index('id="grp-reading"') : panel.index('id="grp-old"')]
+    assert reading.count('class="hc-src"') == 2 and "next &lt;q&gt;?" in reading
+    assert "<mark" not in reading, "no sentence cites them yet"
+    assert 'href="javascript' not in panel, "an unsafe link is shown as text, never a link"
+    assert "hc-empty" not in sources_html([], ReadingView("q", passages))
 
 
 def test_conversation_export_has_questions_answers_and_sources():

@@ -152,7 +152,8 @@ class Answerer:
         run.shown = tuple(source_of(i, p, self.settings.corpus.site_url) for i, p in enumerate(passages, 1))
 
         yield AnswerEvent("passages", passages=run.shown)
-        yield AnswerEvent("status", f"Found {len(passages)} passages; writing the answer…")
+        # The model reads (prefills) them before its first word; on a small CPU that takes seconds.
+        yield AnswerEvent("status", f"Reading {len(passages)} passage{'s' if len(passages) != 1 else ''}…")
         pieces: list[str] = []
         for piece in self.generator.stream(run.standalone, [e.as_passage() for e in excerpts], run.usage):
             if "first_token" not in run.timings:

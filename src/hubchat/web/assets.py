@@ -88,6 +88,7 @@ CSS = """
 .hc-group { margin-bottom: 0.8rem; }
 .hc-group h4, .hc-group > summary { font-size: 0.88rem; font-weight: 600; color: var(--body-text-color-subdued); margin: 0.3rem 0; cursor: pointer; }
 .hc-q { color: var(--body-text-color); font-style: italic; }
+.hc-reading-note { font-size: 0.85rem; color: var(--body-text-color-subdued); margin: 0.2rem 0; }
 .hc-src { border: 1px solid var(--border-color-primary); border-radius: 0.55rem; padding: 0.45rem 0.7rem; margin: 0.4rem 0;
   background: var(--block-background-fill); transition: box-shadow 0.2s; }
 .hc-src > summary { cursor: pointer; font-weight: 600; list-style-position: outside; }

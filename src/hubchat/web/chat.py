@@ -207,9 +207,9 @@ class ChatApp:
         base = conv.messages() + [{"role": "user", "content": R.md_text(question)}]
         status, partial = "Reading the question…", ""
 
-        def frame():
+        def frame(sources=None):
             return (base + [{"role": "assistant", "content": R.streaming_markdown(partial, status)}],
-                    R.status_html(status), gr.skip(), gr.skip(), gr.skip())
+                    R.status_html(status), gr.skip() if sources is None else sources, gr.skip(), gr.skip())
 
         yield frame()
         try:
@@ -218,6 +218,10 @@ class ChatApp:
             for event in self.runtime.answerer.stream(question, conv.history(), filters):
                 if event.kind == "status":
                     status = event.text
+                elif event.kind == "passages":
+                    # Shown while the model is still reading them: the reader can start on the passages at once.
+                    yield frame(R.sources_html(conv.views(), R.ReadingView(question, event.passages)))
+                    continue
                 elif event.kind == "token":
                     partial += event.text
                     status = "Writing the answer…"

@@ -178,27 +178,54 @@ class TurnView:
     result: AnswerResult
 
 
-def sources_html(turns: Sequence[TurnView]) -> str:
-    """The sources panel: the passages each answer cited (newest answer first, earlier ones folded)."""
+@dataclass(frozen=True)
+class ReadingView:
+    """The answer being written: its question and the passages it draws on, before any of them is cited."""
+
+    question: str
+    passages: tuple[Source, ...]
+
+
+# Card ids of the answer being written; its record id (the usual key) exists only once it is finished.
+READING_KEY = "reading"
+
+
+def sources_html(turns: Sequence[TurnView], reading: ReadingView | None = None) -> str:
+    """The sources panel: the passages each answer cited (newest answer first, earlier ones folded).
+
+    With `reading`, the passages of the answer being written come first, all of them and unhighlighted: which
+    ones it cites is known only when it is finished, and then the panel is rendered again without them.
+    """
     answered = [t for t in turns if t.result.sources]
-    if not answered:
+    if not answered and reading is None:
         return (
             '<div class="hc-sources hc-empty"><h3>Sources</h3>'
             "<p>The passages an answer cites appear here. Click a [n] marker in an answer to open its passage, "
             "with the supporting sentence highlighted.</p></div>"
         )
-    groups = []
-    for i, turn in enumerate(reversed(answered)):
+    groups = [_reading_group(reading)] if reading is not None else []
+    for turn in reversed(answered):
         sentences = turn.result.report.sentences if turn.result.report else ()
-        cards = "".join(source_card_html(turn.key, s, sentences, open_=(i == 0 and len(turn.result.sources) == 1)) for s in turn.result.sources)
+        latest = not groups
+        cards = "".join(source_card_html(turn.key, s, sentences, open_=(latest and len(turn.result.sources) == 1)) for s in turn.result.sources)
         head = f'<span class="hc-q">{esc(_shorten(turn.question, 90))}</span>'
-        if i == 0:
+        if latest:
             groups.append(f'<section class="hc-group hc-latest" id="grp-{esc(turn.key)}"><h4>Sources for {head}</h4>{cards}</section>')
         else:
             groups.append(
                 f'<details class="hc-group hc-older" id="grp-{esc(turn.key)}"><summary>Sources for {head}</summary>{cards}</details>'
             )
     return '<div class="hc-sources"><h3>Sources</h3>' + "".join(groups) + "</div>"
+
+
+def _reading_group(reading: ReadingView) -> str:
+    head = f'<span class="hc-q">{esc(_shorten(reading.question, 90))}</span>'
+    cards = "".join(source_card_html(READING_KEY, s, ()) for s in reading.passages)
+    return (
+        f'<section class="hc-group hc-latest hc-reading" id="grp-{READING_KEY}"><h4>Passages for {head}</h4>'
+        '<p class="hc-reading-note">The answer is being written from these passages; the ones it cites stay '
+        f"here when it is done.</p>{cards}</section>"
+    )
 
 
 def _shorten(text: str, limit: int) -> str:
