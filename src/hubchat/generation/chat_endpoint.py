@@ -67,12 +67,18 @@ def resolve_endpoint(settings: ChatSettings) -> Endpoint:
 
 
 def local_model_path(settings: ChatSettings) -> Path:
-    """The GGUF file the local backend serves: chat.model_path, or the packaged default (assembled on first use)."""
+    """The GGUF file the local backend serves: chat.model_path, or the packaged model chat.model names (assembled
+    on first use).
+
+    Raises:
+        ConfigError: chat.model names no packaged model (and chat.model_path is unset).
+        ModelNotAvailableError: that model's part packages are missing or damaged; the message says what to install.
+    """
     if settings.model_path is not None:
         return Path(settings.model_path)
-    from hubchat.generation.model_files import default_chat_model_path
+    from hubchat.generation.model_files import packaged_model, packaged_model_path
 
-    return default_chat_model_path(settings.model_cache_dir)
+    return packaged_model_path(packaged_model(settings.model), settings.model_cache_dir)
 
 
 def api_key(settings: ChatSettings) -> str | None:
@@ -87,13 +93,16 @@ def url_for_messages(settings: ChatSettings) -> str:
         case "local":
             from hubchat.generation.llama_server import running_server
 
-            # Not local_model_path(): on an error path, never assemble the 1.1 GB default model.
+            # Not local_model_path(): on an error path, never assemble a packaged model.
             if settings.model_path is not None:
                 path = Path(settings.model_path)
             else:
-                from hubchat.generation.model_files import CHAT_MODEL_FILE
+                from hubchat.generation.model_files import PACKAGED_MODELS
 
-                path = Path(settings.model_cache_dir) / CHAT_MODEL_FILE
+                model = PACKAGED_MODELS.get(settings.model)
+                if model is None:
+                    return "the local model server"
+                path = Path(settings.model_cache_dir) / model.file_name
             server = running_server(path)
             return server.base_url if server is not None else "the local model server"
         case "openai":

@@ -192,7 +192,7 @@ def require_model_file(model_path: str | Path) -> Path:
     if not path.is_file():
         raise ModelNotAvailableError(
             f"chat model file not found: {path}. Set chat.model_path to an existing GGUF file, "
-            "or unset it to use the packaged default model."
+            "or unset it to use the packaged model chat.model names."
         )
     return path
 

