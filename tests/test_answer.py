@@ -12,8 +12,9 @@ from langchain_core.messages import AIMessage
 from hubchat.answer.chain import Answerer
 from hubchat.answer.embed_cache import CachedEmbedder
 from hubchat.answer.extractive import ExtractiveGenerator
-from hubchat.answer.notes import QUOTED_NOTE
+from hubchat.answer.notes import LOOP_NOTE, QUOTED_NOTE
 from hubchat.answer.questions import clean_question
+from hubchat.checking.repeats import LOOP_COPIES
 from hubchat.config import load_settings
 from hubchat.errors import BackendError, InputError
 from hubchat.generation.chat_generator import ChatModelGenerator
@@ -355,3 +356,25 @@ def test_a_model_refusal_of_a_question_the_passages_clearly_answer_becomes_label
     never = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"quote_when_refused": 1.01})})
     refused = make_answerer(never, store, embedder, scripted(PROMPTS.refusal)).answer(question)
     assert refused.refused and not refused.quoted
+
+
+def test_a_looping_answer_is_stopped_and_its_repeated_sentences_dropped(indexed, embedder):
+    settings, store = indexed
+    loop = "Norway is buying 2 PB of Huawei OceanStor storage [1]. " * 12 + "It never gets here [1]."
+    events = list(make_answerer(settings, store, embedder, scripted(loop)).stream("How much flash storage is Norway buying?"))
+    streamed = "".join(e.text for e in events if e.kind == "token")
+    assert "never gets here" not in streamed, "the stream stops once the loop is plain, not at max_tokens"
+    assert streamed.count("OceanStor") == LOOP_COPIES
+    result = events[-1].result
+    assert result.text == "Norway is buying 2 PB of Huawei OceanStor storage [1]."
+    assert result.report.sentences[0].verdict == "supported"
+    assert LOOP_NOTE in result.notes
+    assert f"{LOOP_COPIES - 1} sentence(s) the model wrote twice were removed." in result.notes
+
+
+def test_an_answer_that_says_two_things_once_each_is_left_alone(indexed, embedder):
+    settings, store = indexed
+    reply = "Norway is buying 2 PB of Huawei OceanStor storage [1]. It will hold training data and checkpoints [1]."
+    result = make_answerer(settings, store, embedder, scripted(reply)).answer("How much flash storage is Norway buying?")
+    assert result.text == reply
+    assert not any("repeat" in n or "twice" in n for n in result.notes)

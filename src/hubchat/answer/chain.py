@@ -25,6 +25,7 @@ from hubchat.answer.notes import answer_notes
 from hubchat.answer.questions import clean_question, search_text
 from hubchat.checking.attribution import attribute_uncited
 from hubchat.checking.citations import check_citations
+from hubchat.checking.repeats import drop_repeated_sentences, is_looping
 from hubchat.config import Settings
 from hubchat.generation.generator import Generator, Usage
 from hubchat.generation.prompts import Prompts
@@ -43,6 +44,8 @@ from hubchat.types import (
 # Follow-up rewriting sees only the last turns: enough to resolve "it" or "that one", small enough to keep the
 # local model's prefill quick.
 HISTORY_TURNS = 3
+# A loop can only have closed once a sentence or line ends; checking then keeps the check off most tokens.
+_LOOP_CHECK_AFTER = re.compile(r"[.!?\n\]]")
 
 
 def without_stray_refusal(answer: str, refusal: str) -> str:
@@ -81,6 +84,8 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     quoted: bool = False  # the model refused and the answer quotes the passages instead
+    looped: bool = False  # the model began writing the same thing over and over, and was stopped
+    repeats: int = 0  # sentences the model wrote a second time, dropped from the answer
 
     def lap(self, name: str, since: float | None = None) -> None:
         self.timings[name] = time.perf_counter() - (self.started if since is None else since)
@@ -155,16 +160,24 @@ class Answerer:
         # The model reads (prefills) them before its first word; on a small CPU that takes seconds.
         yield AnswerEvent("status", f"Reading {len(passages)} passage{'s' if len(passages) != 1 else ''}…")
         pieces: list[str] = []
-        for piece in self.generator.stream(run.standalone, [e.as_passage() for e in excerpts], run.usage):
-            if "first_token" not in run.timings:
-                run.lap("first_token")
-            pieces.append(piece)
-            yield AnswerEvent("token", piece)
+        tokens = self.generator.stream(run.standalone, [e.as_passage() for e in excerpts], run.usage)
+        try:
+            for piece in tokens:
+                if "first_token" not in run.timings:
+                    run.lap("first_token")
+                pieces.append(piece)
+                yield AnswerEvent("token", piece)
+                if _LOOP_CHECK_AFTER.search(piece) and is_looping("".join(pieces)):
+                    run.looped = True  # the rest would be more of the same, up to max_tokens
+                    break
+        finally:
+            tokens.close()  # a stopped stream closes its request, so the server stops generating
         raw = "".join(pieces).strip()
         run.timings["generate"] = (
             time.perf_counter() - run.started - run.timings["retrieve"] - run.timings["condense"] - run.timings["excerpts"]
         )
-        report = self.check(raw, passages, run.standalone)
+        unrepeated, run.repeats = drop_repeated_sentences(raw)
+        report = self.check(unrepeated, passages, run.standalone)
         if report.verdict == "refusal" and (retrieved.best_dense_score or 0.0) >= self.settings.retrieval.quote_when_refused:
             report = self._quoted(run, passages) or report
         yield AnswerEvent("final", result=self._result(run, raw, report))
@@ -207,7 +220,7 @@ class Answerer:
             report=report,
             passages=run.shown,
             sources=() if refused or report is None else tuple(run.shown[n - 1] for n in report.cited_numbers),
-            notes=answer_notes(report, refused, run.quoted),
+            notes=answer_notes(report, refused, run.quoted, looped=run.looped, repeats=run.repeats),
             timings={k: round(v, 4) for k, v in run.timings.items()},
             prompt_tokens=run.usage.prompt_tokens,
             completion_tokens=run.usage.completion_tokens,

@@ -7,7 +7,7 @@ word, which makes it the baseline the model-written answers are measured against
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class ExtractiveGenerator:
     def rewrite(self, question: str, history: Sequence[Turn]) -> str | None:
         return None  # no model: the chain's own heuristic rewrites follow-ups
 
-    def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Generator[str, None, None]:
         candidates = []
         for number, passage in enumerate(passages, 1):
             _, _, span, score = best_supporting_span(question, passage, embed=self.embed)

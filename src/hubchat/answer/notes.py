@@ -11,11 +11,20 @@ QUOTED_NOTE = (
 )
 
 
-def answer_notes(report: CitationReport | None, refused: bool, quoted: bool = False) -> tuple[str, ...]:
+LOOP_NOTE = "The model began repeating itself, so its answer was stopped there."
+
+
+def answer_notes(
+    report: CitationReport | None, refused: bool, quoted: bool = False, *, looped: bool = False, repeats: int = 0
+) -> tuple[str, ...]:
     """What a reader should know about how far to trust this answer."""
     if refused or report is None:
         return (REFUSAL_NOTE,)
     notes: list[str] = [QUOTED_NOTE] if quoted else []
+    if looped:
+        notes.append(LOOP_NOTE)
+    if repeats:
+        notes.append(f"{repeats} sentence(s) the model wrote twice were removed.")
     flagged = [s for s in report.sentences if s.verdict in FLAGGED_VERDICTS]
     if flagged:
         notes.append(f"The citation check flagged {len(flagged)} of {len(report.sentences)} sentences; treat them with care.")
@@ -24,4 +33,7 @@ def answer_notes(report: CitationReport | None, refused: bool, quoted: bool = Fa
         notes.append(f"{added} citation(s) were added by the checker where the model wrote none.")
     if report.issues:
         notes.append(f"{len(report.issues)} citation marker(s) pointing at nothing were removed.")
+    pruned = sum(len(s.pruned) for s in report.sentences)
+    if pruned:
+        notes.append(f"{pruned} citation(s) to passages that do not support their sentence were removed.")
     return tuple(notes)

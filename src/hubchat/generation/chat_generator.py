@@ -7,7 +7,7 @@ starts only when needed), or any chat model handed in (tests give a scripted one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
 from hubchat.config import ChatSettings
@@ -115,7 +115,7 @@ class ChatModelGenerator:
             return None
         return rewritten
 
-    def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Generator[str, None, None]:
         with backend_errors(self.settings):
             for chunk in self.model.bind(**slot_options(self.settings, "answer")).stream(self.answer_messages(question, passages)):
                 usage.update_from(chunk.usage_metadata)

@@ -6,7 +6,8 @@ Two kinds implement it: `ChatModelGenerator` (an LLM behind any of the chat back
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import collections.abc
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -63,6 +64,10 @@ class Generator(Protocol):
         (no model, or the model's reply is not a usable question); the caller then uses its own rewrite."""
         ...
 
-    def stream(self, question: str, passages: Sequence[Passage], usage: Usage) -> Iterator[str]:
-        """The answer in pieces as it is written; passage i is cited as [i + 1]. Fills `usage` if it can."""
+    def stream(
+        self, question: str, passages: Sequence[Passage], usage: Usage
+    ) -> collections.abc.Generator[str, None, None]:
+        """The answer in pieces as it is written; passage i is cited as [i + 1]. Fills `usage` if it can.
+
+        A generator, so the caller can close it early (a looping answer): closing it ends the request."""
         ...
