@@ -294,7 +294,7 @@ class RetrievalSettings(_Section):
     )
     top_k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for one question.")
     prompt_token_budget: int = Field(
-        default=300,
+        default=240,
         ge=0,
         description="Most tokens of passage text the chat model reads for one question (counted with the embedding "
         "model's tokenizer, close to a chat model's for English). Only the passages' sentences that bear most on "

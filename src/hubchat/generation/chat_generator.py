@@ -76,9 +76,10 @@ class ChatModelGenerator:
                 self.prompts.render(
                     "passage",
                     number=number,
-                    title=p.chunk.title.replace('"', "'"),
-                    date=p.chunk.date,
-                    section=" > ".join(p.chunk.heading_path).replace('"', "'"),
+                    # One short line, not attributes: a local model reads every prompt token at ~60 a second.
+                    title=_DELIMITER.sub("", p.chunk.title),
+                    date=p.chunk.date or "undated",
+                    section="".join(f" > {h}" for h in p.chunk.heading_path if h),
                     text=_DELIMITER.sub("", p.chunk.text),
                 )
             )
