@@ -378,3 +378,22 @@ def test_an_answer_that_says_two_things_once_each_is_left_alone(indexed, embedde
     result = make_answerer(settings, store, embedder, scripted(reply)).answer("How much flash storage is Norway buying?")
     assert result.text == reply
     assert not any("repeat" in n or "twice" in n for n in result.notes)
+
+
+def test_a_looping_model_server_is_cut_off_and_stops_sending(indexed, embedder, monkeypatch):
+    from tests.looping_server import LoopingServer
+
+    settings, store = indexed
+    server = LoopingServer("Norway is buying 2 PB of Huawei OceanStor storage [1].").start()
+    try:
+        monkeypatch.delenv("HUBCHAT_TEST_UNSET_KEY", raising=False)
+        chat = settings.chat.model_copy(update={"backend": "openai-compatible", "base_url": server.base_url, "model": "looper",
+                                                 "api_key_env": "HUBCHAT_TEST_UNSET_KEY", "max_tokens": 4000, "max_retries": 0})
+        answerer = make_answerer(settings.model_copy(update={"chat": chat}), store, embedder)
+        result = answerer.answer("How much flash storage is Norway buying?")
+        assert server.closed.wait(10), "the chain must close the stream, so the server stops generating"
+    finally:
+        server.close()
+    assert server.sent < 200, f"the server sent {server.sent} of {server.max_pieces} pieces"
+    assert result.text == "Norway is buying 2 PB of Huawei OceanStor storage [1]."
+    assert LOOP_NOTE in result.notes
