@@ -362,6 +362,12 @@ class UISettings(_Section):
         default="HUBCHAT_EDITOR_PASSWORD",
         description="The name of the environment variable holding the editors' password for `/review/`.",
     )
+    api_key_env: str = Field(
+        default="HUBCHAT_API_KEY",
+        description="The name of the environment variable holding the key of the OpenAI-compatible API at `/v1` "
+        "(sent as `Authorization: Bearer KEY`). Unset: the API is open while `ui.host` is a loopback address, and "
+        "refuses every request on any other address.",
+    )
     login_max_failures: int = Field(
         default=5,
         ge=1,

@@ -27,6 +27,8 @@ API endpoints of the chat (gradio_client: `Client("http://127.0.0.1:7860/")`):
     /feedback(answer_id: str, helpful: bool, comment: str = "") -> str
         Records a reader's rating of an answer returned by /ask (answer_id from its details). Returns "ok".
 
+The OpenAI-compatible API (`/v1/models`, `/v1/chat/completions`) is described in `hubchat.web.openai_api`.
+
 Every answer, from the page or the API, is recorded in the SQLite file `ui.db_path` for the editors' review.
 """
 
@@ -42,13 +44,16 @@ from hubchat.errors import HubchatError
 from hubchat.web import assets as A
 from hubchat.web.chat_page import build_chat
 from hubchat.web.login_throttle import LoginThrottle, throttle_logins
+from hubchat.web.openai_api import OpenAIApi
 from hubchat.web.records import Records
 
 # ---- the server ----------------------------------------------------------------------------------------------
 
 
-def build_app(runtime, records: Records | None = None):
-    """The FastAPI app: the chat at /, the review at /review/. Builds (and warms) the runtime's components."""
+def build_app(runtime, records: Records | None = None, host: str | None = None):
+    """The FastAPI app: the chat at /, the review at /review/, the OpenAI-compatible API at /v1. Builds (and warms)
+    the runtime's components. `host`: the address it will listen on (default ui.host), which decides whether the
+    API may go without a key."""
     import fastapi
 
     from hubchat.web.review import build_review
@@ -63,6 +68,7 @@ def build_app(runtime, records: Records | None = None):
     review.queue(default_concurrency_limit=4, max_size=settings.max_queue)
 
     app = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(OpenAIApi(runtime, records, host or settings.host).router())  # before the mount at "/", which would shadow it
     common = dict(theme=A.theme(), css=A.CSS, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False)
 
     @app.get("/review", include_in_schema=False)
@@ -97,7 +103,7 @@ def _uvicorn_server(runtime, host: str | None, port: int | None):
     settings = runtime.settings.ui
     host = host or settings.host
     port = settings.port if port is None else port
-    config = uvicorn.Config(build_app(runtime), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(build_app(runtime, host=host), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     return uvicorn.Server(config), host, port
 
 
