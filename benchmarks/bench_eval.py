@@ -22,8 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.results import write_section  # noqa: E402
+from hubchat.config import ChatSettings  # noqa: E402
 
 HUBCHAT = [str(Path(sys.executable).parent / "hubchat"), "eval"]
+DEFAULT_LOCAL_MODEL = ChatSettings.model_fields["model"].default
 
 
 def runs(data: Path, local_limit: int, skip_local: bool) -> list[list[str]]:
@@ -50,6 +52,8 @@ def record(folder: Path) -> None:
     body = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line for line in summary[1:])
     answered = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["answers"]
     kind = f"{meta['chat_backend']} backend" if answered else "retrieval and checker"
+    if answered and meta["chat_backend"] == "local" and meta.get("chat_model") != DEFAULT_LOCAL_MODEL:
+        kind += f", {meta['chat_model']}"  # the fast profile's model gets its own section beside the default's
     write_section(f"hubchat eval: {meta['set']}, {kind}", body)
     print(f"recorded {folder}")
 
