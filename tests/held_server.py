@@ -11,14 +11,16 @@ from __future__ import annotations
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.loopback_http import LoopbackServer
 
 # A test that fails while a request waits opens the gate on close; this only bounds a forgotten one.
 GATE_TIMEOUT_S = 120
 
 
-class HeldServer:
+class HeldServer(LoopbackServer):
     """Relays to `upstream` (a base URL ending in /v1); chat completions wait until `gate` is set.
 
     Attributes:
@@ -31,26 +33,15 @@ class HeldServer:
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.gate = threading.Event()
         self.held = threading.Event()
-        handler = type("Handler", (_Relay,), {"relay": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def start(self) -> HeldServer:
-        self._thread.start()
-        return self
+        super().__init__(_Relay)
 
     def close(self) -> None:
         self.gate.set()
-        self._server.shutdown()
-        self._server.server_close()
+        super().close()
 
 
 class _Relay(BaseHTTPRequestHandler):
-    relay: HeldServer
+    owner: HeldServer
 
     def do_GET(self) -> None:
         self._forward(None)
@@ -58,13 +49,13 @@ class _Relay(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.endswith("/chat/completions"):
-            self.relay.held.set()
-            self.relay.gate.wait(GATE_TIMEOUT_S)
+            self.owner.held.set()
+            self.owner.gate.wait(GATE_TIMEOUT_S)
         self._forward(body)
 
     def _forward(self, body: bytes | None) -> None:
         request = urllib.request.Request(
-            self.relay.origin + self.path, data=body, method=self.command,
+            self.owner.origin + self.path, data=body, method=self.command,
             headers={"Content-Type": self.headers.get("Content-Type") or "application/json"},
         )
         try:

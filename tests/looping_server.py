@@ -12,35 +12,23 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback_http import LoopbackServer
 
 
-class LoopingServer:
+class LoopingServer(LoopbackServer):
     def __init__(self, sentence: str, max_pieces: int = 2000, interval_s: float = 0.005):
         self.words = [w + " " for w in sentence.split()]
         self.max_pieces = max_pieces
         self.interval_s = interval_s
         self.sent = 0
         self.closed = threading.Event()
-        handler = type("Handler", (_Handler,), {"server_state": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def start(self) -> LoopingServer:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server_state: LoopingServer
+    owner: LoopingServer
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # /v1/models
@@ -53,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # /v1/chat/completions, always streamed
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        state = self.server_state
+        state = self.owner
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")

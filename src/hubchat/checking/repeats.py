@@ -22,6 +22,7 @@ LOOP_COPIES = 3
 # long enough to catch a loop of a few sentences.
 LOOP_MIN_CHARS, LOOP_MAX_CHARS = 24, 600
 _BULLET = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+_TRAILING_MARKERS = re.compile(r"(?:\s*\[\d+\])+")
 _ROUGH_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -44,10 +45,8 @@ def drop_repeated_sentences(text: str) -> tuple[str, int]:
                 start = line_start - 1  # a whole list item goes, with its bullet and line break
             while start > 0 and text[start - 1] in " \t":  # the space that led into the dropped copy
                 start -= 1
-            end = seg.end
-            while end < len(text) and re.match(r"\s*\[\d+\]", text[end:]):  # its markers, if the split left them
-                end += re.match(r"\s*\[\d+\]", text[end:]).end()
-            cuts.append((start, end))
+            markers = _TRAILING_MARKERS.match(text, seg.end)  # its markers, if the split left them outside
+            cuts.append((start, markers.end() if markers else seg.end))
         else:
             seen.add(key)
     if not cuts:
