@@ -11,6 +11,7 @@ working directory.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,8 @@ from pydantic_settings import (
 from hubchat.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "hubchat.toml"
+# scheme://host[:port], as a browser sends it in an Origin header.
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
 class _Section(BaseModel):
@@ -380,6 +383,22 @@ class UISettings(_Section):
         description="First lockout after `ui.login_max_failures` failures, in seconds; each further failure "
         "doubles it, up to 15 minutes. A successful login clears the count.",
     )
+    embed_origins: tuple[str, ...] = Field(
+        default=(),
+        description="Origins (`https://site.example`, scheme and host, and a port if not the default) of the sites "
+        "whose pages may embed the chat widget (`/widget/`) in a frame and call its API from their scripts. Empty: "
+        "no other site may; the app's own pages still can. No page of the app may be framed by any other origin.",
+    )
+
+    @model_validator(mode="after")
+    def _origins_are_origins(self) -> UISettings:
+        for origin in self.embed_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"ui.embed_origins: {origin!r} is not an origin; write it as scheme://host[:port], with no path "
+                    "or trailing slash, e.g. https://aitoolshub.example"
+                )
+        return self
 
 
 class EvalSettings(_Section):

@@ -36,8 +36,7 @@ def theme():
 
 
 # Opens the passage card of a clicked [n] marker and marks the span that supports the clicked sentence.
-CITATION_JS = """
-<script>
+CITATION_SCRIPT = """
 (function () {
   function openCitation(key, sentence, number) {
     var card = document.getElementById('src-' + key + '-' + number);
@@ -62,7 +61,35 @@ CITATION_JS = """
     if (m) { openCitation(m[1], m[2], m[3]); }
   }, true);
 })();
-</script>
+"""
+CITATION_JS = f"<script>{CITATION_SCRIPT}</script>"  # for Gradio's `head`
+
+# The passage cards (chat, widget and review): Gradio's theme variables, which the widget page defines itself.
+SOURCE_CARD_CSS = """
+.hc-src { border: 1px solid var(--border-color-primary); border-radius: 0.55rem; padding: 0.45rem 0.7rem; margin: 0.4rem 0;
+  background: var(--block-background-fill); transition: box-shadow 0.2s; }
+.hc-src > summary { cursor: pointer; font-weight: 600; list-style-position: outside; }
+.hc-src.hc-active { box-shadow: 0 0 0 2px var(--color-accent); }
+.hc-num { color: var(--color-accent); font-variant-numeric: tabular-nums; }
+.hc-meta { font-size: 0.82rem; color: var(--body-text-color-subdued); margin: 0.35rem 0 0.15rem; word-break: break-word; }
+.hc-tag { display: inline-block; padding: 0 0.4em; margin: 0 0.1em; border-radius: 0.6em; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); font-size: 0.78rem; }
+.hc-section { font-size: 0.82rem; color: var(--body-text-color-subdued); }
+.hc-passage { margin: 0.45rem 0 0.2rem; padding: 0.45rem 0.7rem; border-left: 3px solid var(--border-color-primary);
+  font-size: 0.9rem; line-height: 1.5; max-height: 22rem; overflow-y: auto; overflow-wrap: anywhere; }
+.hc-passage > :first-child { margin-top: 0; }
+.hc-passage > :last-child { margin-bottom: 0; }
+.hc-passage p, .hc-passage ul, .hc-passage ol, .hc-passage pre, .hc-passage table { margin: 0.35rem 0; }
+.hc-passage h1, .hc-passage h2, .hc-passage h3, .hc-passage h4, .hc-passage h5, .hc-passage h6 {
+  font-size: 0.95rem; font-weight: 600; margin: 0.4rem 0 0.2rem; }
+.hc-passage ul, .hc-passage ol { padding-left: 1.3rem; }
+.hc-passage table { border-collapse: collapse; font-size: 0.85rem; }
+.hc-passage th, .hc-passage td { border: 1px solid var(--border-color-primary); padding: 0.15rem 0.4rem; }
+.hc-passage pre { white-space: pre-wrap; font-size: 0.85rem; }
+mark.hc-span { background: #fef08a; color: inherit; padding: 0.05em 0; border-radius: 0.15em; }
+mark.hc-span.hc-active { background: #fbbf24; box-shadow: 0 0 0 2px #d97706; }
+.dark mark.hc-span { background: #854d0e; }
+.dark mark.hc-span.hc-active { background: #b45309; }
 """
 
 CSS = """
@@ -89,31 +116,7 @@ CSS = """
 .hc-group h4, .hc-group > summary { font-size: 0.88rem; font-weight: 600; color: var(--body-text-color-subdued); margin: 0.3rem 0; cursor: pointer; }
 .hc-q { color: var(--body-text-color); font-style: italic; }
 .hc-reading-note { font-size: 0.85rem; color: var(--body-text-color-subdued); margin: 0.2rem 0; }
-.hc-src { border: 1px solid var(--border-color-primary); border-radius: 0.55rem; padding: 0.45rem 0.7rem; margin: 0.4rem 0;
-  background: var(--block-background-fill); transition: box-shadow 0.2s; }
-.hc-src > summary { cursor: pointer; font-weight: 600; list-style-position: outside; }
-.hc-src.hc-active { box-shadow: 0 0 0 2px var(--color-accent); }
-.hc-num { color: var(--color-accent); font-variant-numeric: tabular-nums; }
-.hc-meta { font-size: 0.82rem; color: var(--body-text-color-subdued); margin: 0.35rem 0 0.15rem; word-break: break-word; }
-.hc-tag { display: inline-block; padding: 0 0.4em; margin: 0 0.1em; border-radius: 0.6em; background: var(--background-fill-secondary);
-  border: 1px solid var(--border-color-primary); font-size: 0.78rem; }
-.hc-section { font-size: 0.82rem; color: var(--body-text-color-subdued); }
-.hc-passage { margin: 0.45rem 0 0.2rem; padding: 0.45rem 0.7rem; border-left: 3px solid var(--border-color-primary);
-  font-size: 0.9rem; line-height: 1.5; max-height: 22rem; overflow-y: auto; overflow-wrap: anywhere; }
-.hc-passage > :first-child { margin-top: 0; }
-.hc-passage > :last-child { margin-bottom: 0; }
-.hc-passage p, .hc-passage ul, .hc-passage ol, .hc-passage pre, .hc-passage table { margin: 0.35rem 0; }
-.hc-passage h1, .hc-passage h2, .hc-passage h3, .hc-passage h4, .hc-passage h5, .hc-passage h6 {
-  font-size: 0.95rem; font-weight: 600; margin: 0.4rem 0 0.2rem; }
-.hc-passage ul, .hc-passage ol { padding-left: 1.3rem; }
-.hc-passage table { border-collapse: collapse; font-size: 0.85rem; }
-.hc-passage th, .hc-passage td { border: 1px solid var(--border-color-primary); padding: 0.15rem 0.4rem; }
-.hc-passage pre { white-space: pre-wrap; font-size: 0.85rem; }
-mark.hc-span { background: #fef08a; color: inherit; padding: 0.05em 0; border-radius: 0.15em; }
-mark.hc-span.hc-active { background: #fbbf24; box-shadow: 0 0 0 2px #d97706; }
-.dark mark.hc-span { background: #854d0e; }
-.dark mark.hc-span.hc-active { background: #b45309; }
-.hc-review-answer { padding: 0.6rem 0.2rem; }
+""" + SOURCE_CARD_CSS + """.hc-review-answer { padding: 0.6rem 0.2rem; }
 .hc-review-answer .hc-question { margin: 0.3rem 0; }
 .hc-answer-text { white-space: pre-wrap; line-height: 1.5; padding: 0.5rem 0.7rem; background: var(--background-fill-secondary); border-radius: 0.5rem; }
 .hc-note { margin-top: 0.4rem; color: #b45309; }

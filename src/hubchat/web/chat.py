@@ -20,6 +20,7 @@ from hubchat.checking.citations import strip_markers
 from hubchat.errors import HubchatError, InputError
 from hubchat.types import Chunk, Filters, Turn
 from hubchat.web import render as R
+from hubchat.web.answer_log import record_or_log
 from hubchat.web.records import Records
 
 log = logging.getLogger(__name__)
@@ -195,11 +196,7 @@ class ChatApp:
         self.export_dir = Path(tempfile.mkdtemp(prefix="hubchat-exports-"))
 
     def record(self, result, conversation_id: str, channel: str) -> str:
-        try:
-            return self.records.record_answer(result, conversation_id=conversation_id, channel=channel)
-        except Exception:  # the reader still gets the answer; the log says the record is missing
-            log.exception("could not record an answer in %s", self.records.path)
-            return uuid.uuid4().hex
+        return record_or_log(self.records, result, conversation_id, channel)
 
     def respond(self, question: str, conv: Conversation | None, tags, since, until) -> Iterator[tuple]:
         """Stream one answer into the page: (messages, status html, sources html | skip, conversation | skip, export | skip)."""

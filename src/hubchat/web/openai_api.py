@@ -29,7 +29,6 @@ import hmac
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -41,6 +40,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hubchat.errors import HubchatError, InputError
 from hubchat.types import Filters, Turn
+from hubchat.web.answer_log import record_or_log
+from hubchat.web.answer_slots import BUSY, AnswerSlots
 from hubchat.web.chat import parse_filters
 from hubchat.web.records import Records
 
@@ -48,9 +49,6 @@ log = logging.getLogger(__name__)
 
 MODEL_ID = "hubchat"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-# How long a request waits for one of the ui.concurrency_limit answer slots before it is turned away.
-SLOT_WAIT_S = 120.0
-BUSY = "Every answer slot stayed busy; try again in a moment."
 
 
 class _Message(BaseModel):
@@ -136,15 +134,16 @@ class OpenAIApi:
         runtime: the hubchat Runtime.
         records: the records store.
         host: the address the app listens on; without a key the API answers only on a loopback one.
+        slots: the answer slots shared with the app's other APIs (default: its own, ui.concurrency_limit of them).
     """
 
-    def __init__(self, runtime, records: Records, host: str):
+    def __init__(self, runtime, records: Records, host: str, slots: AnswerSlots | None = None):
         self.runtime = runtime
         self.records = records
         settings = runtime.settings.ui
         self.key_env = settings.api_key_env
         self.loopback = host in LOOPBACK_HOSTS
-        self.slots = threading.BoundedSemaphore(settings.concurrency_limit)
+        self.slots = slots or AnswerSlots(settings.concurrency_limit)
 
     def router(self) -> APIRouter:
         router = APIRouter(prefix="/v1")
@@ -173,7 +172,7 @@ class OpenAIApi:
                 return StreamingResponse(
                     self._stream(question, history, filters, ask), media_type="text/event-stream"
                 )
-            if not self.slots.acquire(timeout=SLOT_WAIT_S):
+            if not self.slots.acquire():
                 return _error(503, BUSY, "server_error", "busy")
             try:
                 return self._complete(question, history, filters)
@@ -205,11 +204,7 @@ class OpenAIApi:
         return parse_filters(fields.tags, fields.since, fields.until)
 
     def _record(self, result) -> str:
-        try:
-            return self.records.record_answer(result, conversation_id="openai-api", channel="openai")
-        except Exception:  # the client still gets the answer; the log says the record is missing
-            log.exception("could not record an answer in %s", self.records.path)
-            return os.urandom(16).hex()
+        return record_or_log(self.records, result, "openai-api", "openai")
 
     def _complete(self, question: str, history: list[Turn], filters: Filters):
         try:
@@ -235,7 +230,7 @@ class OpenAIApi:
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
             return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-        if not self.slots.acquire(timeout=SLOT_WAIT_S):
+        if not self.slots.acquire():
             yield f"data: {json.dumps({'error': {'message': BUSY, 'type': 'server_error', 'code': 'busy'}})}\n\n"
             return
         try:

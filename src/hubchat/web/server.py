@@ -1,4 +1,4 @@
-"""The web app: the reader chat at `/` and the editors' review at `/review/`, one FastAPI app on loopback.
+"""The web app: the reader chat at `/`, the editors' review at `/review/`, the widget at `/widget/`, one FastAPI app.
 
 `launch(runtime)` serves it (blocking); `start(runtime)` serves it from a background thread (tests, benchmarks).
 It binds to `ui.host` (127.0.0.1 unless configured otherwise). Answering runs on the Gradio queue: at most
@@ -27,7 +27,9 @@ API endpoints of the chat (gradio_client: `Client("http://127.0.0.1:7860/")`):
     /feedback(answer_id: str, helpful: bool, comment: str = "") -> str
         Records a reader's rating of an answer returned by /ask (answer_id from its details). Returns "ok".
 
-The OpenAI-compatible API (`/v1/models`, `/v1/chat/completions`) is described in `hubchat.web.openai_api`.
+The OpenAI-compatible API (`/v1/models`, `/v1/chat/completions`) is described in `hubchat.web.openai_api`, the
+chat widget for article pages (`/widget/`, `/widget/embed.js`, `/widget/api/ask`) in `hubchat.web.widget`. No
+page may be framed by another site except the widget's, by the origins in `ui.embed_origins`.
 
 Every answer, from the page or the API, is recorded in the SQLite file `ui.db_path` for the editors' review.
 """
@@ -42,10 +44,13 @@ import gradio as gr
 
 from hubchat.errors import HubchatError
 from hubchat.web import assets as A
+from hubchat.web.answer_slots import AnswerSlots
 from hubchat.web.chat_page import build_chat
+from hubchat.web.frame_policy import FramePolicy
 from hubchat.web.login_throttle import LoginThrottle, throttle_logins
 from hubchat.web.openai_api import OpenAIApi
 from hubchat.web.records import Records
+from hubchat.web.widget import Widget
 
 # ---- the server ----------------------------------------------------------------------------------------------
 
@@ -67,13 +72,22 @@ def build_app(runtime, records: Records | None = None, host: str | None = None):
     review, auth = build_review(runtime.settings, records)
     review.queue(default_concurrency_limit=4, max_size=settings.max_queue)
 
+    # The /v1 API and the widget share the answer slots (the Gradio queue keeps its own, of the same size).
+    slots = AnswerSlots(settings.concurrency_limit)
     app = fastapi.FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(OpenAIApi(runtime, records, host or settings.host).router())  # before the mount at "/", which would shadow it
+    # Both before the mount at "/", which would shadow them.
+    app.include_router(OpenAIApi(runtime, records, host or settings.host, slots).router())
+    app.mount("/widget", Widget(runtime, records, slots).app())
     common = dict(theme=A.theme(), css=A.CSS, footer_links=["api"], run_history=False, ssr_mode=False, mcp_server=False)
 
     @app.get("/review", include_in_schema=False)
     def _review_slash():
         return fastapi.responses.RedirectResponse("review/")  # relative: still right behind a path prefix
+
+    @app.get("/widget", include_in_schema=False)
+    def _widget_slash(request: fastapi.Request):
+        query = f"?{request.url.query}" if request.url.query else ""
+        return fastapi.responses.RedirectResponse(f"widget/{query}")
 
     # The review is mounted first: a mount at "/" would otherwise swallow /review/.
     if auth:
@@ -81,6 +95,7 @@ def build_app(runtime, records: Records | None = None, host: str | None = None):
         throttle_logins(app, throttle, frozenset({"/review/login", "/review/login/"}))
     app = gr.mount_gradio_app(app, review, path="/review", auth=auth, auth_message=A.LOGIN_MESSAGE_HTML if auth else None, **common)
     app = gr.mount_gradio_app(app, chat, path="/", head=A.CITATION_JS, **common)
+    app.add_middleware(FramePolicy, embed_origins=settings.embed_origins)
     return app
 
 
