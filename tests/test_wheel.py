@@ -154,6 +154,16 @@ def test_the_wheel_carries_the_repository_templates_unchanged(wheel: Path) -> No
 
 
 @pytest.mark.slow
+def test_the_wheel_carries_the_chat_widgets_page_and_scripts(wheel: Path) -> None:
+    shipped = sorted(p.name for p in (REPO / "src" / "hubchat" / "web" / "widget_files").iterdir())
+    assert "embed.js" in shipped and "page.html" in shipped
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    missing = [n for n in shipped if f"hubchat/web/widget_files/{n}" not in names]
+    assert not missing, f"the wheel lacks the widget's {missing}: see [tool.setuptools.package-data] in pyproject.toml"
+
+
+@pytest.mark.slow
 def test_the_sdist_carries_the_templates_so_a_wheel_can_be_built_from_it(source_copy: Path, tmp_path: Path) -> None:
     # `python -m build` builds the wheel from the sdist: without prompts/ in it, that wheel would have no templates.
     script = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
