@@ -7,6 +7,7 @@ import math
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hubchat.config import RetrievalSettings, Settings
@@ -518,3 +519,30 @@ def test_the_chroma_where_clause_and_the_lexical_mask_keep_the_same_chunks(store
     by_mask = {c.id for c, keep in zip(lexical.chunks, lexical.filter_columns.mask(filters)) if keep}
     assert by_chroma == by_mask
     assert by_mask == {c.id for c in lexical.chunks if _passes(c, filters)}
+
+
+@pytest.mark.parametrize("filters", [f for f, _ in FILTER_CASES])
+def test_the_exact_filtered_search_ranks_as_chromas_filtered_query(store, embedder, filters):
+    by_chroma = ChunkStore(
+        store.settings.model_copy(update={"index": store.settings.index.model_copy(update={"exact_filtered_search": False})}),
+        embedder,
+    )
+    for question in ("Which port does Ollama listen on?", "export controls on GPUs", "models data search licence run"):
+        vector = embedder.embed_query(question)
+        exact = store.dense_search(vector, 10, filters)
+        chroma = by_chroma.dense_search(vector, 10, filters)
+        assert [c.id for c, _ in exact] == [c.id for c, _ in chroma], (question, filters)
+        assert [s for _, s in exact] == pytest.approx([s for _, s in chroma], abs=1e-4)
+
+
+def test_the_vector_matrix_keeps_the_chunk_order_and_searches_only_kept_rows():
+    from hubchat.index.vector_matrix import VectorMatrix
+
+    stored = np.array([[0.0, 2.0], [1.0, 0.0], [1.0, 1.0]], dtype=np.float32)
+    matrix = VectorMatrix(["a", "b", "c"], ["b", "c", "a"], stored)  # rows follow the chunk order, not the store's
+    # a = (1, 1), b = (0, 2), c = (1, 0); cosines to (1, 0): a 0.707, b 0, c 1.
+    assert matrix.top([3.0, 0.0], np.array([True, True, True]), 2) == [(2, pytest.approx(1.0)), (0, pytest.approx(0.7071, abs=1e-4))]
+    assert matrix.top([1.0, 0.0], np.array([False, True, False]), 5) == [(1, pytest.approx(0.0, abs=1e-6))]
+    assert matrix.top([1.0, 0.0], np.array([False, False, False]), 5) == []
+    with pytest.raises(ValueError, match="no stored vector"):
+        VectorMatrix(["a", "z"], ["a"], stored[:1])

@@ -27,6 +27,7 @@ from hubchat.index.generations import GenerationPointer, collection_for, lexical
 from hubchat.index.lexical import LexicalIndex, fingerprint
 from hubchat.index.manifest import read_manifest, write_manifest
 from hubchat.index.metadata import SCHEMA_VERSION, chunk_from_record, chunk_metadata
+from hubchat.index.vector_matrix import VectorMatrix
 from hubchat.types import Chunk, Filters
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class ChunkStore:
         self._seen = live
         self._checked_at = time.monotonic()
         self._refresh_lock = threading.Lock()
+        self._matrix: tuple[LexicalIndex, VectorMatrix] | None = None
+        self._matrix_lock = threading.Lock()
         self._open(check_model)
 
     def _open(self, check_model: bool = True) -> None:
@@ -119,13 +122,16 @@ class ChunkStore:
         ids: list[str] = []
         metas: list[dict] = []
         docs: list[str] = []
+        vectors: list[np.ndarray] = []
         total = self.collection.count()
         for offset in range(0, total, _GET_PAGE):
             page = self.collection.get(include=include, limit=_GET_PAGE, offset=offset)
             ids += page["ids"]
             metas += page.get("metadatas") or [] if "metadatas" in include else []
             docs += page.get("documents") or [] if "documents" in include else []
-        return {"ids": ids, "metadatas": metas, "documents": docs}
+            if "embeddings" in include and len(page["ids"]):
+                vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+        return {"ids": ids, "metadatas": metas, "documents": docs, "embeddings": vectors}
 
     def article_states(self) -> dict[str, ArticleState]:
         """Per article: which chunks the store holds and whether they form one complete version.
@@ -292,8 +298,30 @@ class ChunkStore:
 
     # ---- searching -----------------------------------------------------------------------------------------
 
+    def vector_matrix(self, lexical: LexicalIndex) -> VectorMatrix:
+        """Every chunk's vector, in `lexical`'s chunk order; read from Chroma once per lexical index."""
+        with self._matrix_lock:  # one read of every vector, however many requests want it at once
+            if self._matrix is None or self._matrix[0] is not lexical:
+                data = self._get_all(["embeddings"])
+                stored = np.concatenate(data["embeddings"]) if data["embeddings"] else np.zeros((0, 0), np.float32)
+                self._matrix = (lexical, VectorMatrix(lexical.ids, data["ids"], stored))
+            return self._matrix[1]
+
     def dense_search(self, vector: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[Chunk, float]]:
-        """Top-k chunks by cosine similarity (higher is better)."""
+        """Top-k chunks by cosine similarity (higher is better).
+
+        Filtered, with `index.exact_filtered_search`: exact, over the filtered chunks' vectors held in memory.
+        """
+        if filters is not None and not filters.is_empty() and self.settings.index.exact_filtered_search:
+            lexical = self.lexical
+            try:
+                matrix = self.vector_matrix(lexical)
+            except ValueError as exc:  # the lexical index lags Chroma (an ingest elsewhere): catch up, once
+                log.warning("lexical index out of step with Chroma (%s): reloading it", exc)
+                lexical = self.sync_lexical()
+                matrix = self.vector_matrix(lexical)
+            keep = lexical.filter_columns.mask(filters) > 0
+            return [(lexical.chunks[i], score) for i, score in matrix.top(vector, keep, k)]
         n = self.count()
         if n == 0 or k <= 0:
             return []

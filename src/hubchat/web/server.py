@@ -66,7 +66,10 @@ def build_app(runtime, records: Records | None = None, host: str | None = None):
     settings = runtime.settings.ui
     records = records or Records(settings.db_path)
     runtime.answerer  # noqa: B018 - load models and indexes now, not in the first reader's request
-    runtime.store.lexical  # noqa: B018
+    if runtime.settings.index.exact_filtered_search:  # filtered questions (the widget's every one) search these
+        runtime.store.vector_matrix(runtime.store.lexical)
+    else:
+        runtime.store.lexical  # noqa: B018
     chat = build_chat(runtime, records)
     chat.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue)
     review, auth = build_review(runtime.settings, records)
