@@ -35,11 +35,11 @@ QUESTIONS = [
 ]
 
 
-def raw_call(base_url: str, model: str, messages: list[dict], max_tokens: int) -> dict:
+def raw_call(base_url: str, model: str, messages: list[dict], max_tokens: int, api_key: str | None) -> dict:
     """Time the model alone: the same messages, streamed, through the plain openai client."""
     from openai import OpenAI
 
-    client = OpenAI(base_url=base_url, api_key="local", timeout=600)
+    client = OpenAI(base_url=base_url, api_key=api_key or "local", timeout=600)
     start = time.perf_counter()
     first = None
     text = []
@@ -98,7 +98,7 @@ def main() -> None:
         passages = answerer.retriever.retrieve(question).passages
         system, user = generator.answer_messages(question, passages)  # the very prompt the pipeline sends
         messages = [{"role": "system", "content": system.content}, {"role": "user", "content": user.content}]
-        raw = raw_call(server.base_url, settings.chat.model, messages, settings.chat.max_tokens)
+        raw = raw_call(server.base_url, settings.chat.model, messages, settings.chat.max_tokens, server.api_key)
         rows.append({"question": question, "pipeline": result.timings, "prompt_tokens": result.prompt_tokens,
                      "completion_tokens": result.completion_tokens, "verdict": result.verdict, "raw": raw})
         print(json.dumps(rows[-1]), flush=True)

@@ -35,6 +35,8 @@ TEST_THREADS = 2
 TEST_PARALLEL = 2
 # The name of an environment variable that no test sets: "no key configured".
 UNSET_KEY_ENV = "HUBCHAT_TEST_UNSET_API_KEY"
+# Holds the session llama.cpp server's key for the openai-compatible backend.
+CHAT_KEY_ENV = "HUBCHAT_TEST_CHAT_KEY"
 # Embedding inputs are chunks (at most a few hundred tokens) and short sentences; one slot keeps the load small.
 EMBED_N_CTX = 1024
 # The embeddings server checks a key, so the tests see that the configured one is really sent.
@@ -71,12 +73,14 @@ def local_chat_settings(llama_server: LlamaServer, smollm2_path: Path) -> ChatSe
 
 @pytest.fixture
 def compatible_chat_settings(llama_server: LlamaServer, monkeypatch: pytest.MonkeyPatch) -> ChatSettings:
-    monkeypatch.delenv(UNSET_KEY_ENV, raising=False)
+    # The session server checks its own random key, as the app's in-process server does; configured like any
+    # other server's key, through the variable chat.api_key_env names.
+    monkeypatch.setenv(CHAT_KEY_ENV, llama_server.api_key)
     return ChatSettings(
         backend="openai-compatible",
         base_url=llama_server.base_url,
         model=llama_server.model_id,
-        api_key_env=UNSET_KEY_ENV,
+        api_key_env=CHAT_KEY_ENV,
         max_tokens=16,
         temperature=0.0,
         timeout_s=60,

@@ -56,7 +56,8 @@ class _Relay(BaseHTTPRequestHandler):
     def _forward(self, body: bytes | None) -> None:
         request = urllib.request.Request(
             self.owner.origin + self.path, data=body, method=self.command,
-            headers={"Content-Type": self.headers.get("Content-Type") or "application/json"},
+            headers={"Content-Type": self.headers.get("Content-Type") or "application/json",
+                     "Authorization": self.headers.get("Authorization") or ""},
         )
         try:
             response = urllib.request.urlopen(request, timeout=GATE_TIMEOUT_S)

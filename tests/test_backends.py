@@ -213,7 +213,7 @@ def test_a_missing_local_model_file_says_so(tmp_path: Path) -> None:
 
 
 @pytest.mark.server
-def test_openai_compatible_backend_talks_to_the_server_without_a_key(compatible_chat_settings: ChatSettings) -> None:
+def test_openai_compatible_backend_talks_to_the_server_with_the_configured_key(compatible_chat_settings: ChatSettings) -> None:
     model = build_chat_model(compatible_chat_settings)
 
     assert model.invoke(QUESTION).content.strip()
@@ -223,7 +223,7 @@ def test_openai_compatible_backend_talks_to_the_server_without_a_key(compatible_
 
 @pytest.mark.server
 def test_raw_openai_client_plain_and_streamed(llama_server: LlamaServer) -> None:
-    client = openai.OpenAI(base_url=llama_server.base_url, api_key="not-needed", max_retries=0, timeout=60)
+    client = openai.OpenAI(base_url=llama_server.base_url, api_key=llama_server.api_key, max_retries=0, timeout=60)
     messages = [{"role": "user", "content": "Name three colours."}]
 
     plain = client.chat.completions.create(model=llama_server.model_id, messages=messages, max_tokens=16)
@@ -234,6 +234,34 @@ def test_raw_openai_client_plain_and_streamed(llama_server: LlamaServer) -> None
     assert plain.usage.completion_tokens > 0
     assert len(deltas) >= 3
     assert [m.id for m in client.models.list()] == [llama_server.model_id]
+
+
+@pytest.mark.server
+def test_the_in_process_server_takes_only_its_own_random_key_and_no_web_page_can_read_it(llama_server: LlamaServer) -> None:
+    import urllib.error
+    import urllib.request
+
+    assert llama_server.api_key and len(llama_server.api_key) >= 32
+    assert llama_server.api_key not in repr(llama_server)
+    assert llama_server.address.startswith("http://127.0.0.1:")
+    for key in (None, "not-needed", llama_server.api_key[:-1]):
+        request = urllib.request.Request(llama_server.base_url + "/models", headers={"Authorization": f"Bearer {key}"} if key else {})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401, key
+    # A page on another origin, in the operator's browser: no CORS header lets its script read the answer (llama.cpp
+    # sends the header empty, which matches no origin).
+    request = urllib.request.Request(
+        llama_server.base_url + "/models", method="OPTIONS",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as preflight:
+        assert not preflight.headers.get("Access-Control-Allow-Origin")
+    request = urllib.request.Request(
+        llama_server.base_url + "/models", headers={"Origin": "https://evil.example", "Authorization": f"Bearer {llama_server.api_key}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200 and not answer.headers.get("Access-Control-Allow-Origin")
 
 
 @pytest.mark.server

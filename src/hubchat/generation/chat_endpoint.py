@@ -46,7 +46,7 @@ def resolve_endpoint(settings: ChatSettings) -> Endpoint:
                 startup_timeout_s=settings.startup_timeout_s,
                 prompt_cache_mib=settings.prompt_cache_mib,
             )
-            return Endpoint(server.base_url, PLACEHOLDER_KEY)
+            return Endpoint(server.base_url, server.api_key or PLACEHOLDER_KEY)
         case "openai":
             base_url = checked_base_url(settings.base_url or OPENAI_BASE_URL, "chat.base_url")
             key = api_key_for(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import secrets
 import threading
 import time
 import urllib.error
@@ -93,6 +94,11 @@ class LlamaServer:
     def model_id(self) -> str:
         """The model name the server lists at GET /v1/models (the file name without .gguf)."""
         return self.model_path.stem
+
+    @property
+    def api_key(self) -> str | None:
+        """The key clients must send (`Authorization: Bearer KEY`), or None when the server checks none."""
+        return self._api_key
 
     @property
     def running(self) -> bool:
@@ -168,6 +174,9 @@ class LlamaServer:
         params.hostnames = [_HOST]
         params.port = 0  # the OS picks a free port at bind time, so two servers never race for one
         params.ui = False
+        # No Access-Control-Allow-Origin at all (llama.cpp's default is "*"): a web page open in the operator's
+        # browser must not be able to read this server's answers.
+        params.cors_origins = ""
         params.model_alias = {self.model_id}  # instead of the full file path, which would leak into every reply
         if self._api_key:
             params.api_keys = [self._api_key]
@@ -238,7 +247,8 @@ def get_server(
     startup_timeout_s: float = 120.0,
     prompt_cache_mib: int = 512,
 ) -> LlamaServer:
-    """The running server for this model file, started on first use and shared by every caller after.
+    """The running server for this model file, started on first use and shared by every caller after. It checks a
+    random key of its own (`api_key`), made when it starts and never written anywhere.
 
     The first call's settings win: a later call with other settings gets the running server (and a warning),
     because restarting it would break requests other users have in flight.
@@ -250,8 +260,9 @@ def get_server(
     with _registry_lock:
         server = _registry.get(key)
         if server is None or not server.running:  # never started, or someone stopped it: (re)start
+            # A fresh random key per server: other programs and users on this machine cannot use the port it opens.
             server = LlamaServer(key, n_ctx=n_ctx, threads=threads, parallel=parallel, startup_timeout_s=startup_timeout_s,
-                                 prompt_cache_mib=prompt_cache_mib)
+                                 prompt_cache_mib=prompt_cache_mib, api_key=secrets.token_urlsafe(32))
             server.start()  # under the lock, so two threads asking at once load the model once
             _registry[key] = server
         elif (server.n_ctx, server.threads, server.parallel) != (n_ctx, threads, parallel):
