@@ -18,9 +18,9 @@ import gradio as gr
 
 from hubchat.checking.citations import strip_markers
 from hubchat.errors import HubchatError, InputError
+from hubchat.records import Records
 from hubchat.types import Chunk, Filters, Turn
 from hubchat.web import render as R
-from hubchat.web.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class ChatApp:
         try:
             return self.records.record_answer(result, conversation_id=conversation_id, channel=channel)
         except Exception:  # the reader still gets the answer; the log says the record is missing
-            log.exception("could not record an answer in %s", self.records.path)
+            log.exception("could not record an answer in %s", self.records.location)
             return uuid.uuid4().hex
 
     def respond(self, question: str, conv: Conversation | None, tags, since, until) -> Iterator[tuple]:

@@ -40,9 +40,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hubchat.errors import HubchatError, InputError
+from hubchat.records import Records
 from hubchat.types import Filters, Turn
 from hubchat.web.chat import parse_filters
-from hubchat.web.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class OpenAIApi:
         try:
             return self.records.record_answer(result, conversation_id="openai-api", channel="openai")
         except Exception:  # the client still gets the answer; the log says the record is missing
-            log.exception("could not record an answer in %s", self.records.path)
+            log.exception("could not record an answer in %s", self.records.location)
             return os.urandom(16).hex()
 
     def _complete(self, question: str, history: list[Turn], filters: Filters):

@@ -29,7 +29,8 @@ API endpoints of the chat (gradio_client: `Client("http://127.0.0.1:7860/")`):
 
 The OpenAI-compatible API (`/v1/models`, `/v1/chat/completions`) is described in `hubchat.web.openai_api`.
 
-Every answer, from the page or the API, is recorded in the SQLite file `ui.db_path` for the editors' review.
+Every answer, from the page or the API, is recorded for the editors' review (`hubchat.records`: the SQLite file
+`ui.db_path`, or the database `ui.records_url` names).
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ from dataclasses import dataclass
 import gradio as gr
 
 from hubchat.errors import HubchatError
+from hubchat.records import Records, open_records
 from hubchat.web import assets as A
 from hubchat.web.chat_page import build_chat
 from hubchat.web.login_throttle import LoginThrottle, throttle_logins
 from hubchat.web.openai_api import OpenAIApi
-from hubchat.web.records import Records
 
 # ---- the server ----------------------------------------------------------------------------------------------
 
@@ -59,7 +60,7 @@ def build_app(runtime, records: Records | None = None, host: str | None = None):
     from hubchat.web.review import build_review
 
     settings = runtime.settings.ui
-    records = records or Records(settings.db_path)
+    records = records or open_records(settings)
     runtime.answerer  # noqa: B018 - load models and indexes now, not in the first reader's request
     runtime.store.lexical  # noqa: B018
     chat = build_chat(runtime, records)
