@@ -75,14 +75,20 @@ def create_records_engine(url: URL, connect_timeout_s: float = 5.0) -> Engine:
         event.listen(engine, "connect", _sqlite_connected)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(
-        url,
-        # libpq counts whole seconds, and takes anything under 2 as 2.
-        connect_args={"connect_timeout": max(2, math.ceil(connect_timeout_s)), "application_name": "hubchat"},
-        pool_size=4,
-        max_overflow=8,
-        pool_pre_ping=True,  # a server restarted since the last request costs a reconnect, not an error
-    )
+    try:
+        return create_engine(
+            url,
+            # libpq counts whole seconds, and takes anything under 2 as 2.
+            connect_args={"connect_timeout": max(2, math.ceil(connect_timeout_s)), "application_name": "hubchat"},
+            pool_size=4,
+            max_overflow=8,
+            pool_pre_ping=True,  # a server restarted since the last request costs a reconnect, not an error
+        )
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the records database {shown(url)} needs the {exc.name} driver, which is not installed: "
+            "pip install 'hubchat[postgres]' (psycopg 3, for postgresql+psycopg:// URLs)"
+        ) from None
 
 
 def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
