@@ -29,7 +29,7 @@ from sqlalchemy import inspect
 from hubchat.config import UISettings, load_settings
 from hubchat.errors import BackendError, ConfigError
 from hubchat.records import CSV_COLUMNS, Records, open_records
-from hubchat.records.database import create_records_engine, parse_location, writing
+from hubchat.records.database import create_records_engine, parse_location, reading, writing
 from hubchat.records.migrate import alembic_config, head_revisions
 from hubchat.records.schema import metadata
 from hubchat.types import (
@@ -392,17 +392,40 @@ def test_a_database_written_before_migrations_is_adopted_with_every_row(tmp_path
     conn.close()
 
 
-def test_sqlite_writes_ahead_and_a_bad_file_is_a_clear_error(tmp_path):
+def test_sqlite_connections_are_durable_and_writers_take_the_lock_up_front(tmp_path):
     path = tmp_path / "hubchat.sqlite"
-    Records(path).record_answer(_result())
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # readers never block the writer
-    conn.close()
+    engine = create_records_engine(parse_location(path))
+    try:
+        with reading(engine) as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"  # readers never block the writer
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a commit survives a power cut
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with writing(engine):
+            # BEGIN IMMEDIATE: the write lock is held before the first statement, so a transaction that reads
+            # and then writes (set_verdict) cannot be turned away half-way by another writer.
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        engine.dispose()
 
+
+def test_a_file_that_is_not_a_database_or_from_a_newer_hubchat_is_a_clear_error(tmp_path):
     not_a_database = tmp_path / "notes.sqlite"
     not_a_database.write_text("these are not the records " * 100)
     with pytest.raises(BackendError, match=r"the records file .*notes\.sqlite cannot be used: file is not a database"):
         Records(not_a_database)
+
+    newer = tmp_path / "newer.sqlite"
+    Records(newer).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.close()
+    with pytest.raises(BackendError, match="at schema revision 9999, which this hubchat does not know .* upgrade this one"):
+        Records(newer)
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------------------------------

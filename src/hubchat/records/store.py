@@ -17,8 +17,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, ColumnElement, Connection, Row, Select, and_, exists, func, insert, or_, select, true, update
-from sqlalchemy.sql.selectable import NamedFromClause
+from sqlalchemy import (
+    URL,
+    Alias,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from hubchat.config import UISettings
 from hubchat.records import export, migrate
@@ -239,7 +253,7 @@ def _newest_first() -> tuple[ColumnElement[Any], ...]:
     return answers.c.created_at.desc(), answers.c.seq.desc()
 
 
-def _latest_review_id(r: NamedFromClause) -> ColumnElement[Any]:
+def _latest_review_id(r: Alias) -> ColumnElement[Any]:
     """The id of the current verdict on r's sentence: the newest row for it (verdicts are only ever appended)."""
     later = reviews.alias("later")
     return (
