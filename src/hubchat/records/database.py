@@ -111,8 +111,11 @@ def _sqlite_begin(conn: Connection) -> None:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads: one consistent snapshot, rolled back when done."""
+    """A connection for reads that sees one snapshot throughout (an answer and its sentences agree), rolled back
+    when done."""
     with _reachable(engine.url), engine.connect() as conn:
+        if conn.dialect.name == "postgresql":  # SQLite's deferred BEGIN already reads from one snapshot
+            conn.execution_options(isolation_level="REPEATABLE READ")
         yield conn
 
 
