@@ -2,7 +2,8 @@
 
 The tables themselves are created and changed only by the migrations in `migrations/versions/`; this module
 describes the newest revision. The column types keep the first release's SQLite files readable as they are:
-timestamps are ISO 8601 text (UTC, so they sort as text), and lists and objects are JSON text.
+timestamps are fixed-width ISO 8601 text in UTC (so they sort as text, under any collation), and lists and
+objects are JSON text.
 """
 
 from __future__ import annotations
