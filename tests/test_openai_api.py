@@ -8,7 +8,7 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
-from hubchat.web.records import Records
+from hubchat.records import Records
 
 QUESTION = "How often should I feed a sourdough starter?"
 TITLE = "Sourdough Starter Care: Feeding, Flour and Temperature"

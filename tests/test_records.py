@@ -1,15 +1,37 @@
-"""hubchat.web.records: the SQLite store of answers, reader feedback and editor verdicts (real SQLite files)."""
+"""hubchat.records: the store of answers, reader feedback and editor verdicts.
+
+Every behaviour is checked on both backends: a real SQLite file, and a real PostgreSQL server the tests start
+(tests/conftest_postgres.py). Then what only one backend has: SQLite's durability settings and the adoption of
+files written before migrations existed; PostgreSQL's shared use by several processes and a server that is down.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
+import traceback
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
 
+from hubchat.config import UISettings, load_settings
+from hubchat.errors import BackendError, ConfigError
+from hubchat.records import CSV_COLUMNS, Records, open_records
+from hubchat.records.database import create_records_engine, parse_location, reading, writing
+from hubchat.records.migrate import alembic_config, head_revisions
+from hubchat.records.schema import metadata
 from hubchat.types import (
     AnswerResult,
     CitationReport,
@@ -18,8 +40,8 @@ from hubchat.types import (
     Source,
     SpanSupport,
 )
-from hubchat.web.records import CSV_COLUMNS, Records
 from hubchat.web.render import review_sentence_html
+from tests.conftest_store import free_port
 
 ARTICLE = "Intro line.\nFeed the starter once every 24 hours. Use rye flour for a lively culture."
 CHUNK_START = 12  # the passage is ARTICLE[12:]
@@ -53,9 +75,15 @@ def _result(question: str = "How often to feed?", verdicts: tuple[str, ...] = ("
     )
 
 
-@pytest.fixture
-def db(tmp_path):
-    return tmp_path / "nested" / "hubchat.sqlite"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path) -> Path | str:
+    """Where a new, empty store lives: an SQLite file (in a folder not made yet), or a database on the test server."""
+    if request.param == "sqlite":
+        return tmp_path / "nested" / "hubchat.sqlite"
+    return request.getfixturevalue("postgres_url")
 
 
 def test_an_answer_survives_reopening_with_sentences_sources_and_spans(db):
@@ -88,18 +116,6 @@ def test_pruned_markers_and_unmatched_figures_survive_reopening(db):
     shown = review_sentence_html(record, replace(stored, unmatched=("<b>$2</b>",)))
     assert "[2]</span> removed by the checker" in shown and "0.12" in shown and "<q>Other</q>" in shown
     assert "Stated by no cited passage: <b>&lt;b&gt;$2&lt;/b&gt;</b>" in shown
-
-
-def test_a_database_from_before_pruned_markers_opens_and_keeps_its_answers(db):
-    answer_id = Records(db).record_answer(_result())
-    with sqlite3.connect(db) as conn:  # the sentences table as the first release wrote it
-        conn.execute("ALTER TABLE sentences DROP COLUMN pruned")
-        conn.execute("ALTER TABLE sentences DROP COLUMN unmatched")
-
-    records = Records(db)
-    (old,) = records.answer(answer_id).sentences
-    assert old.pruned == () and old.unmatched == () and old.verdict == "supported"
-    assert records.answer(records.record_answer(_result())).sentences[0].citations == (1,)
 
 
 def test_lists_newest_first_and_filters_flagged_and_unreviewed(db):
@@ -193,12 +209,12 @@ def test_concurrent_writers_lose_nothing(db):
 
     def editor(n: int) -> None:
         try:
-            mine = Records(db)  # like separate requests: separate objects, separate connections
-            for i in range(25):
-                mine.set_verdict(answer_ids[i % 4], i % 5, "unsupported", f"editor {n} verdict {i}", editor=f"e{n}")
-                mine.record_feedback(answer_ids[(i + n) % 4], helpful=bool(i % 2))
-                if i % 5 == 0:
-                    mine.record_answer(_result(f"extra {n}-{i}"))
+            with Records(db) as mine:  # like separate requests: separate objects, separate connections
+                for i in range(25):
+                    mine.set_verdict(answer_ids[i % 4], i % 5, "unsupported", f"editor {n} verdict {i}", editor=f"e{n}")
+                    mine.record_feedback(answer_ids[(i + n) % 4], helpful=bool(i % 2))
+                    if i % 5 == 0:
+                        mine.record_answer(_result(f"extra {n}-{i}"))
         except BaseException as exc:  # noqa: BLE001 - asserted below
             errors.append(exc)
 
@@ -211,5 +227,251 @@ def test_concurrent_writers_lose_nothing(db):
     assert sum(len(records.review_history(a)) for a in answer_ids) == 8 * 25
     assert sum(len(r.feedback) for r in records.answers("all", limit=1000)) == 8 * 25
     assert len(records.answers("all", limit=1000)) == 4 + 8 * 5
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_two_stores_on_one_database_see_each_others_writes(db):
+    # Two app processes each open their own store; an editor's verdict saved through one is current in the other.
+    with Records(db) as first, Records(db) as second:
+        answer_id = first.record_answer(_result(verdicts=("supported", "weak")))
+        second.set_verdict(answer_id, 1, "unsupported", "not in the article", editor="ana")
+        assert first.answer(answer_id).reviews[1].label == "unsupported"
+        first.set_verdict(answer_id, 1, "supported", "it is, in the second paragraph", editor="ben")
+        assert second.answer(answer_id).reviews[1].editor == "ben"
+        assert [r.id for r in second.answers("unreviewed")] == []
+
+
+def test_processes_opening_a_new_database_together_migrate_it_once(db):
+    script = "import sys; from hubchat.records import Records; Records(sys.argv[1]).answers()"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(db)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outcomes = [(p.wait(120), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert outcomes == [(0, "")] * 4
+    engine = create_records_engine(parse_location(db))
+    try:
+        with engine.connect() as conn:
+            assert set(MigrationContext.configure(conn).get_current_heads()) == head_revisions()
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_build_the_tables_the_store_queries_and_can_be_undone(db):
+    Records(db).close()
+    engine = create_records_engine(parse_location(db))
+    try:
+        with writing(engine) as conn:
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert differences == []
+        with writing(engine) as conn:
+            command.downgrade(alembic_config(conn), "base")
+        assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    finally:
+        engine.dispose()
+    records = Records(db)  # and up again
+    assert records.answer(records.record_answer(_result())).question == "How often to feed?"
+
+
+# ---- SQLite ------------------------------------------------------------------------------------------------------
+
+# The schema as the last release without migrations created it on every start (hubchat.web.records._SCHEMA).
+RELEASED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    question TEXT NOT NULL,
+    standalone_question TEXT NOT NULL,
+    answer_text TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    refused INTEGER NOT NULL,
+    flagged INTEGER NOT NULL,
+    notes TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    timings TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_created ON answers (created_at);
+CREATE TABLE IF NOT EXISTS sentences (
+    answer_id TEXT NOT NULL REFERENCES answers (id),
+    idx INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    start_offset INTEGER NOT NULL,
+    end_offset INTEGER NOT NULL,
+    citations TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    score REAL NOT NULL,
+    supports TEXT NOT NULL,
+    pruned TEXT NOT NULL DEFAULT '[]',
+    unmatched TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (answer_id, idx)
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    answer_id TEXT NOT NULL REFERENCES answers (id),
+    created_at TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS feedback_answer ON feedback (answer_id);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    answer_id TEXT NOT NULL REFERENCES answers (id),
+    sentence_idx INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    note TEXT NOT NULL,
+    editor TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviews_answer ON reviews (answer_id, sentence_idx);
+"""
+# The first release's sentences table had neither of the two columns added since.
+FIRST_RELEASE_SCHEMA = RELEASED_SCHEMA.replace("    pruned TEXT NOT NULL DEFAULT '[]',\n", "").replace(
+    "    unmatched TEXT NOT NULL DEFAULT '[]',\n", ""
+)
+OLD_ANSWERS = ("a" * 32, "b" * 32)  # recorded in this order, in the same millisecond
+
+
+def _write_like_an_old_release(path: Path, schema: str) -> None:
+    support = '[{"number": 1, "chunk_id": "c1", "article_id": "/guides/sourdough", "score": 0.9, "span_start": 12, "span_end": 49, "span_text": "Feed the starter once every 24 hours."}]'
+    source = '[{"number": 1, "chunk_id": "c1", "article_id": "/guides/sourdough", "title": "Sourdough", "date": "2024-03-01", "url": "/guides/sourdough", "link": "https://example.org/guides/sourdough", "tags": ["baking"], "section": "Feeding", "text": "Feed the starter.", "start": 12, "end": 29}]'
+    with sqlite3.connect(path) as conn:
+        conn.executescript(schema)
+        for n, answer_id in enumerate(OLD_ANSWERS):
+            conn.execute(
+                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (answer_id, "2025-01-02T03:04:05.678+00:00", "conv", "chat", f"old question {n}", f"old question {n}",
+                 "Feed it daily [1].", "local", "supported", 0, 0, "[]", '{"tags": ["baking"], "since": null, "until": null}',
+                 source, '{"total": 1.5}'),
+            )
+            conn.execute(
+                "INSERT INTO sentences (answer_id, idx, text, start_offset, end_offset, citations, verdict, score, supports) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (answer_id, 0, "Feed it daily [1].", 0, 18, "[1]", "supported", 0.9, support),
+            )
+        conn.execute("INSERT INTO feedback (answer_id, created_at, helpful, comment) VALUES (?,?,?,?)",
+                     (OLD_ANSWERS[0], "2025-01-02T04:00:00.000+00:00", 0, "too short"))
+        for label in ("supported", "unsupported"):
+            conn.execute(
+                "INSERT INTO reviews (answer_id, sentence_idx, label, note, editor, created_at) VALUES (?,?,?,?,?,?)",
+                (OLD_ANSWERS[0], 0, label, f"first {label}", "ana", "2025-01-02T05:00:00.000+00:00"),
+            )
+    conn.close()
+
+
+@pytest.mark.parametrize("schema", [RELEASED_SCHEMA, FIRST_RELEASE_SCHEMA], ids=["last-release", "first-release"])
+def test_a_database_written_before_migrations_is_adopted_with_every_row(tmp_path, schema):
+    path = tmp_path / "hubchat.sqlite"
+    _write_like_an_old_release(path, schema)
+    older, newer = OLD_ANSWERS
+
+    records = Records(path)
+    assert [r.id for r in records.answers("all")] == [newer, older]  # the same millisecond: recording order decides
+    old = records.answer(older)
+    assert old.question == "old question 0" and old.sources[0].tags == ("baking",) and old.filters["tags"] == ["baking"]
+    (sentence,) = old.sentences
+    assert sentence.supports[0].span_text == "Feed the starter once every 24 hours." and sentence.pruned == () and sentence.unmatched == ()
+    assert old.reviews[0].label == "unsupported" and [f.comment for f in old.feedback] == ["too short"]
+    assert [r.id for r in records.answers("flagged")] == [older]
+
+    fresh = records.record_answer(_result())
+    records.set_verdict(newer, 0, "wrong_citation", editor="ben")
+    assert [r.id for r in Records(path).answers("all")] == [fresh, newer, older]  # reopening changes nothing
+    with sqlite3.connect(path) as conn:
+        assert {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")} == head_revisions()
+        assert {"pruned", "unmatched", "seq"} <= {row[1] for row in conn.execute("PRAGMA table_info(sentences)")} | {
+            row[1] for row in conn.execute("PRAGMA table_info(answers)")
+        }
+        assert conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 3
+    conn.close()
+
+
+def test_sqlite_connections_are_durable_and_writers_take_the_lock_up_front(tmp_path):
+    path = tmp_path / "hubchat.sqlite"
+    engine = create_records_engine(parse_location(path))
+    try:
+        with reading(engine) as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"  # readers never block the writer
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a commit survives a power cut
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with writing(engine):
+            # BEGIN IMMEDIATE: the write lock is held before the first statement, so a transaction that reads
+            # and then writes (set_verdict) cannot be turned away half-way by another writer.
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        engine.dispose()
+
+
+def test_a_file_that_is_not_a_database_or_from_a_newer_hubchat_is_a_clear_error(tmp_path):
+    not_a_database = tmp_path / "notes.sqlite"
+    not_a_database.write_text("these are not the records " * 100)
+    with pytest.raises(BackendError, match=r"the records file .*notes\.sqlite cannot be used: file is not a database"):
+        Records(not_a_database)
+
+    newer = tmp_path / "newer.sqlite"
+    Records(newer).close()
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.close()
+    with pytest.raises(BackendError, match="at schema revision 9999, which this hubchat does not know .* upgrade this one"):
+        Records(newer)
+
+
+# ---- PostgreSQL --------------------------------------------------------------------------------------------------
+
+PASSWORD = "s3cret-Pa55"
+
+
+def test_a_server_that_is_down_is_a_clear_error_without_the_password():
+    port = free_port()  # nothing listens there
+    with pytest.raises(BackendError) as raised:
+        Records(f"postgresql+psycopg://hubchat:{PASSWORD}@127.0.0.1:{port}/hubchat")
+    message = str(raised.value)
+    assert f"the records database postgresql+psycopg://hubchat:***@127.0.0.1:{port}/hubchat cannot be reached" in message
+    assert "Start the PostgreSQL server or fix ui.records_url" in message
+    assert PASSWORD not in "".join(traceback.format_exception(raised.value))  # the chained cause included
+
+
+def test_a_server_that_never_answers_times_out_quickly():
+    with socket.socket() as silent:  # accepts connections into its backlog and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(BackendError, match=f"127.0.0.1:{port}/hubchat cannot be reached"):
+            Records(f"postgresql+psycopg://hubchat@127.0.0.1:{port}/hubchat", connect_timeout_s=2)
+        assert time.monotonic() - started < 10
+
+
+def test_the_settings_choose_the_database_and_hide_its_password(tmp_path, postgres_server, postgres_url):
+    sqlite = open_records(UISettings(db_path=tmp_path / "records.sqlite"))
+    assert sqlite.location == str(tmp_path / "records.sqlite") and (tmp_path / "records.sqlite").is_file()
+
+    # The test server trusts loopback connections, so any password is accepted, and none may be shown.
+    url = postgres_url.replace(f"//{postgres_server.user}@", f"//{postgres_server.user}:{PASSWORD}@")
+    shared = open_records(UISettings(db_path=tmp_path / "unused.sqlite", records_url=url))
+    shared.record_answer(_result())
+    assert PASSWORD not in shared.location and PASSWORD not in repr(shared) and ":***@" in shared.location
+    assert not (tmp_path / "unused.sqlite").exists()
+    shared.close()
+
+
+def test_a_records_url_that_is_not_a_url_is_refused_without_echoing_it(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUBCHAT_UI__RECORDS_URL", f"hubchat:{PASSWORD}@db.internal/hubchat")
+    with pytest.raises(ConfigError, match="ui.records_url must be an SQLAlchemy URL") as raised:
+        load_settings()
+    assert PASSWORD not in str(raised.value)
+    with pytest.raises(ConfigError, match=r"the records database mysql://\.\.\. is not supported|not supported"):
+        Records(f"mysql://hubchat:{PASSWORD}@127.0.0.1/hubchat")

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from hubchat.web.records import Records
+from hubchat.records import Records
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from hubchat.web.records import Records
+from hubchat.records import Records
 
 QUESTION = "How often should I feed a sourdough starter?"
 

@@ -153,6 +153,24 @@ def test_the_wheel_carries_the_repository_templates_unchanged(wheel: Path) -> No
     assert not any(name.startswith("prompts/") for name in names), "the templates belong inside the package"
 
 
+MIGRATIONS = REPO / "src" / "hubchat" / "records" / "migrations"
+
+
+def repository_migrations() -> set[str]:
+    files = {p.relative_to(MIGRATIONS).as_posix() for p in MIGRATIONS.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert "versions/0001_schema.py" in files, f"no first revision in {MIGRATIONS}"
+    return files
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_records_migrations(wheel: Path) -> None:
+    # An installed hubchat migrates its records database on start: without these files it could not open one.
+    prefix = "hubchat/records/migrations/"
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = {name.removeprefix(prefix) for name in archive.namelist() if name.startswith(prefix)}
+    assert packaged == repository_migrations(), f"the wheel's {prefix}: {sorted(packaged)}"
+
+
 @pytest.mark.slow
 def test_the_wheel_carries_the_chat_widgets_page_and_scripts(wheel: Path) -> None:
     shipped = sorted(p.name for p in (REPO / "src" / "hubchat" / "web" / "widget_files").iterdir())
@@ -236,6 +254,20 @@ def test_the_installed_package_is_the_wheel_and_reads_its_packaged_templates(ins
     assert module.is_relative_to(installed.venv), f"hubchat imported from {module}, not from the wheel's venv"
     assert prompts_dir == module.parent / "prompts", f"the installed hubchat reads its templates from {prompts_dir}"
     assert {p.name: p.read_bytes() for p in prompts_dir.glob("*.txt")} == repository_templates()
+
+
+@pytest.mark.slow
+def test_the_installed_package_creates_its_records_database_from_its_own_migrations(installed: Installed, tmp_path: Path) -> None:
+    script = (
+        "import sqlite3, sys, hubchat.records as r; r.Records(sys.argv[1]); print(r.__file__); "
+        "print(*sqlite3.connect(sys.argv[1]).execute('SELECT version_num FROM alembic_version').fetchone())"
+    )
+    printed = run([installed.python, "-c", script, tmp_path / "records.sqlite"], cwd=installed.venv, env=installed.env)
+    module, version = printed.split()
+    assert Path(module).is_relative_to(installed.venv), f"hubchat.records imported from {module}, not from the wheel's venv"
+    from hubchat.records.migrate import head_revisions
+
+    assert {version} == head_revisions()
 
 
 @pytest.mark.slow

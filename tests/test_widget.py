@@ -12,7 +12,7 @@ import json
 import httpx
 import pytest
 
-from hubchat.web.records import Records
+from hubchat.records import Records
 
 COMPOSTING_PAGE = "https://aitoolshub.example/guides/apartment-composting/"
 COMPOSTING_TITLE = "Alternatives to Peat: Composting in a Small Apartment"

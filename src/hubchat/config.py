@@ -360,7 +360,23 @@ class UISettings(_Section):
     )
     db_path: Path = Field(
         default=Path(".hubchat/hubchat.sqlite"),
-        description="SQLite file recording every answer, readers' feedback and editors' verdicts.",
+        description="SQLite file recording every answer, readers' feedback and editors' verdicts (unless "
+        "`ui.records_url` names a database server instead).",
+    )
+    records_url: str = Field(
+        default="",
+        description="Empty: the records live in the SQLite file `ui.db_path`. Otherwise the SQLAlchemy URL of a "
+        "PostgreSQL database shared by several app processes, such as "
+        "`postgresql+psycopg://hubchat@127.0.0.1:5432/hubchat` (extra `postgres`). Keep the password out of files: "
+        "libpq reads it from `PGPASSWORD` or `~/.pgpass`, or give the whole URL in `HUBCHAT_UI__RECORDS_URL`. "
+        "Logs and errors show the URL with the password hidden. The schema is migrated on start.",
+    )
+    records_connect_timeout_s: int = Field(
+        default=5,
+        ge=2,
+        le=300,
+        description="`ui.records_url` only: how long to wait for the database server to accept a connection, in "
+        "seconds; a server that is down gives a clear error after this long instead of a hanging request.",
     )
     editor_user_env: str = Field(
         default="HUBCHAT_EDITOR_USER",
@@ -404,6 +420,15 @@ class UISettings(_Section):
                     f"ui.embed_origins: {origin!r} is not an origin; write it as scheme://host[:port], with no path "
                     "or trailing slash, e.g. https://aitoolshub.example"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _records_url_is_a_url(self) -> UISettings:
+        if self.records_url and "://" not in self.records_url:
+            raise ValueError(
+                "ui.records_url must be an SQLAlchemy URL such as postgresql+psycopg://USER@HOST:5432/DB, or empty "
+                "for the SQLite file ui.db_path"
+            )
         return self
 
 

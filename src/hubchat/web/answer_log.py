@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from hubchat.records import Records
 from hubchat.types import AnswerResult
-from hubchat.web.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -17,5 +17,5 @@ def record_or_log(records: Records, result: AnswerResult, conversation_id: str, 
     try:
         return records.record_answer(result, conversation_id=conversation_id, channel=channel)
     except Exception:
-        log.exception("could not record an answer from %s in %s", channel, records.path)
+        log.exception("could not record an answer from %s in %s", channel, records.location)
         return uuid.uuid4().hex

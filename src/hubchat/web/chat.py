@@ -18,10 +18,10 @@ import gradio as gr
 
 from hubchat.checking.citations import strip_markers
 from hubchat.errors import HubchatError, InputError
+from hubchat.records import Records
 from hubchat.types import Chunk, Filters, Turn
 from hubchat.web import render as R
 from hubchat.web.answer_log import record_or_log
-from hubchat.web.records import Records
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from hubchat.records import Records
 from hubchat.web import assets as A
 from hubchat.web import render as R
 from hubchat.web.chat import (
@@ -15,7 +16,6 @@ from hubchat.web.chat import (
     example_questions,
     new_conversation,
 )
-from hubchat.web.records import Records
 
 # Events that only touch the page: never queued behind answers, never part of the public API.
 QUICK = dict(concurrency_limit=None, show_progress="hidden", api_visibility="private")

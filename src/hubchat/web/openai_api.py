@@ -39,11 +39,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hubchat.errors import HubchatError, InputError
+from hubchat.records import Records
 from hubchat.types import Filters, Turn
 from hubchat.web.answer_log import record_or_log
 from hubchat.web.answer_slots import BUSY, AnswerSlots
 from hubchat.web.chat import parse_filters
-from hubchat.web.records import Records
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The editors' review page (mounted at /review/): recent answers, each sentence with its cited passage, and
-the editors' verdicts (supported / wrong citation / unsupported, with a note), stored in `hubchat.web.records`.
+the editors' verdicts (supported / wrong citation / unsupported, with a note), stored in `hubchat.records`.
 
 The page sits behind Gradio's login. The credentials come only from the environment variables named by
 `ui.editor_user_env` and `ui.editor_password_env`; when either is unset the page only explains how to enable it.
@@ -14,9 +14,9 @@ from collections.abc import Callable
 import gradio as gr
 
 from hubchat.config import Settings
+from hubchat.records import REVIEW_LABELS, Records
 from hubchat.web import assets as A
 from hubchat.web import render as R
-from hubchat.web.records import REVIEW_LABELS, Records
 
 LIST_LIMIT = 200
 LIST_HEADERS = ["ID", "When (UTC)", "Question", "Checker", "Flags", "Reviewed"]

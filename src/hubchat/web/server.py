@@ -31,7 +31,8 @@ The OpenAI-compatible API (`/v1/models`, `/v1/chat/completions`) is described in
 chat widget for article pages (`/widget/`, `/widget/embed.js`, `/widget/api/ask`) in `hubchat.web.widget`. No
 page may be framed by another site except the widget's, by the origins in `ui.embed_origins`.
 
-Every answer, from the page or the API, is recorded in the SQLite file `ui.db_path` for the editors' review.
+Every answer, from the page or the API, is recorded for the editors' review (`hubchat.records`: the SQLite file
+`ui.db_path`, or the database `ui.records_url` names).
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ from dataclasses import dataclass
 import gradio as gr
 
 from hubchat.errors import HubchatError
+from hubchat.records import Records, open_records
 from hubchat.web import assets as A
 from hubchat.web.answer_slots import AnswerSlots
 from hubchat.web.chat_page import build_chat
 from hubchat.web.frame_policy import FramePolicy
 from hubchat.web.login_throttle import LoginThrottle, throttle_logins
 from hubchat.web.openai_api import OpenAIApi
-from hubchat.web.records import Records
 from hubchat.web.widget import Widget
 
 # ---- the server ----------------------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ def build_app(runtime, records: Records | None = None, host: str | None = None):
     from hubchat.web.review import build_review
 
     settings = runtime.settings.ui
-    records = records or Records(settings.db_path)
+    records = records or open_records(settings)
     runtime.answerer  # noqa: B018 - load models and indexes now, not in the first reader's request
     if runtime.settings.index.exact_filtered_search:  # filtered questions (the widget's every one) search these
         runtime.store.vector_matrix(runtime.store.lexical)

@@ -38,13 +38,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hubchat.errors import HubchatError
+from hubchat.records import Records
 from hubchat.types import Filters, Turn
 from hubchat.web import assets as A
 from hubchat.web import widget_render as W
 from hubchat.web.answer_log import record_or_log
 from hubchat.web.answer_slots import BUSY, AnswerSlots
 from hubchat.web.article_scope import ArticleDirectory, ArticleRef
-from hubchat.web.records import Records
 from hubchat.web.render import esc
 
 log = logging.getLogger(__name__)

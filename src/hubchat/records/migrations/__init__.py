@@ -1,0 +1,1 @@
+"""Alembic's environment and revisions for the records; `hubchat.records.migrate` runs them."""

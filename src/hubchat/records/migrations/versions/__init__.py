@@ -1,0 +1,1 @@
+"""The records' schema revisions, oldest first by number."""

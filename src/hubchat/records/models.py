@@ -1,0 +1,77 @@
+"""The frozen records the store returns, and the editors' verdict labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from hubchat.types import FLAGGED_VERDICTS, AnswerResult, SentenceCheck, Source
+
+ReviewLabel = Literal["supported", "wrong_citation", "unsupported"]
+REVIEW_LABELS: tuple[str, ...] = ("supported", "wrong_citation", "unsupported")
+NEGATIVE_LABELS: tuple[str, ...] = ("wrong_citation", "unsupported")
+ListFilter = Literal["all", "flagged", "unreviewed"]
+
+
+@dataclass(frozen=True)
+class Review:
+    """An editor's verdict on one sentence of an answer."""
+
+    answer_id: str
+    sentence_index: int
+    label: str
+    note: str
+    editor: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A reader's rating of an answer."""
+
+    id: int
+    answer_id: str
+    helpful: bool
+    comment: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One recorded answer, as the editors' review page shows it.
+
+    Attributes:
+        sources: the passages the answer cited (what its [n] markers point to).
+        sentences: the checker's sentences with their citations, support spans (article offsets) and scores.
+        reviews: the current editor verdict per sentence index.
+        flagged: the citation checker flagged at least one sentence, or a marker was removed.
+    """
+
+    id: str
+    created_at: str
+    conversation_id: str
+    channel: str
+    question: str
+    standalone_question: str
+    answer_text: str
+    backend: str
+    verdict: str
+    refused: bool
+    flagged: bool
+    notes: tuple[str, ...]
+    filters: dict
+    sources: tuple[Source, ...]
+    sentences: tuple[SentenceCheck, ...]
+    reviews: dict[int, Review]
+    feedback: tuple[Feedback, ...]
+
+    def source(self, number: int) -> Source | None:
+        return next((s for s in self.sources if s.number == number), None)
+
+
+def is_flagged(result: AnswerResult) -> bool:
+    """Whether the citation check found something an editor should look at."""
+    report = result.report
+    if report is None or result.refused:
+        return False
+    return bool(report.issues) or any(s.verdict in FLAGGED_VERDICTS for s in report.sentences)

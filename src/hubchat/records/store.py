@@ -1,0 +1,335 @@
+"""`Records`: the store of answers, reader feedback and editor verdicts, on SQLite or PostgreSQL.
+
+Every call takes its own connection from the engine and every write is one transaction, so concurrent requests
+from the web server's worker threads, or from several app processes sharing a PostgreSQL server, queue instead
+of dropping each other's rows. Editor verdicts and reader feedback are append-only: the latest verdict per
+sentence is the current one, and nothing an editor saved is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    URL,
+    Alias,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from hubchat.config import UISettings
+from hubchat.records import export, migrate
+from hubchat.records.database import create_records_engine, parse_location, reading, shown, writing
+from hubchat.records.models import (
+    NEGATIVE_LABELS,
+    REVIEW_LABELS,
+    AnswerRecord,
+    Feedback,
+    ListFilter,
+    Review,
+    is_flagged,
+)
+from hubchat.records.schema import answers, feedback, reviews, sentences
+from hubchat.types import AnswerResult, SentenceCheck, Source, SpanSupport
+
+LIST_FILTERS: tuple[str, ...] = ("all", "flagged", "unreviewed")
+# Answer ids per IN (...) list when reading many answers' sentences: well under SQLite's bound-parameter limit.
+_IDS_PER_QUERY = 500
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def open_records(ui: UISettings) -> Records:
+    """The store the settings name: `ui.records_url` if set, else the SQLite file `ui.db_path`."""
+    return Records(ui.records_url or ui.db_path, connect_timeout_s=ui.records_connect_timeout_s)
+
+
+class Records:
+    """The store of answers, reader feedback and editor verdicts; its schema is migrated to the newest on opening.
+
+    Args:
+        location: an SQLite file (a path; its folder is created if needed), or an SQLAlchemy URL such as
+            `postgresql+psycopg://hubchat@127.0.0.1:5432/hubchat` (a URL object, or text containing `://`).
+        connect_timeout_s: PostgreSQL only: how long to wait for the server to accept a connection.
+
+    Raises:
+        BackendError: the database cannot be reached or migrated. ConfigError: the URL is not usable.
+    """
+
+    def __init__(self, location: str | Path | URL, *, connect_timeout_s: float = 5.0):
+        self.url = parse_location(location)
+        self._engine = create_records_engine(self.url, connect_timeout_s)
+        try:
+            migrate.upgrade(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def location(self) -> str:
+        """The database, as logs and messages name it: a file path, or the URL with any password hidden."""
+        if self.url.get_backend_name() == "sqlite":
+            return str(self.url.database)
+        return shown(self.url)
+
+    def __repr__(self) -> str:
+        return f"Records({self.location!r})"
+
+    def close(self) -> None:
+        """Close the connections held open (PostgreSQL's pool); the store reconnects if used again."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Records:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ---- writing -------------------------------------------------------------------------------------------
+
+    def record_answer(self, result: AnswerResult, *, conversation_id: str = "", channel: str = "chat") -> str:
+        """Store one answer with its checked sentences and cited passages.
+
+        Returns:
+            The new answer's id.
+        """
+        answer_id = uuid.uuid4().hex
+        checked = result.report.sentences if result.report is not None and not result.refused else ()
+        with writing(self._engine) as conn:
+            conn.execute(
+                insert(answers).values(
+                    id=answer_id, created_at=_now(), conversation_id=conversation_id, channel=channel,
+                    question=result.question, standalone_question=result.standalone_question, answer_text=result.text,
+                    backend=result.backend, verdict=result.verdict, refused=result.refused, flagged=is_flagged(result),
+                    notes=list(result.notes), filters=asdict(result.filters),
+                    sources=[asdict(s) for s in result.sources], timings=result.timings,
+                )
+            )
+            if checked:
+                conn.execute(insert(sentences), [_sentence_row(answer_id, s) for s in checked])
+        return answer_id
+
+    def record_feedback(self, answer_id: str, helpful: bool, comment: str = "") -> int:
+        """Store a reader's rating of an answer; returns the feedback id (to attach a comment later).
+
+        Raises:
+            KeyError: no such answer.
+        """
+        with writing(self._engine) as conn:
+            _require_answer(conn, answer_id)
+            done = conn.execute(
+                insert(feedback).values(answer_id=answer_id, created_at=_now(), helpful=bool(helpful), comment=comment.strip())
+            )
+            return int(done.inserted_primary_key[0])
+
+    def set_feedback_comment(self, feedback_id: int, comment: str) -> None:
+        """Attach (or replace) the comment of a reader's rating.
+
+        Raises:
+            KeyError: no feedback with that id.
+        """
+        with writing(self._engine) as conn:
+            done = conn.execute(update(feedback).where(feedback.c.id == int(feedback_id)).values(comment=comment.strip()))
+            if done.rowcount != 1:
+                raise KeyError(f"no feedback with id {feedback_id}")
+
+    def set_verdict(self, answer_id: str, sentence_index: int, label: str, note: str = "", editor: str = "") -> Review:
+        """Record an editor's verdict on one sentence. Earlier verdicts stay in the table; the latest one counts.
+
+        Raises:
+            ValueError: unknown label. KeyError: no such answer or sentence.
+        """
+        if label not in REVIEW_LABELS:
+            raise ValueError(f"unknown verdict {label!r}; valid: {', '.join(REVIEW_LABELS)}")
+        review = Review(answer_id, int(sentence_index), label, note.strip(), editor, _now())
+        with writing(self._engine) as conn:
+            _require_answer(conn, answer_id)
+            found = conn.execute(
+                select(sentences.c.idx).where(sentences.c.answer_id == answer_id, sentences.c.idx == review.sentence_index)
+            ).first()
+            if found is None:
+                raise KeyError(f"answer {answer_id} has no sentence {sentence_index}")
+            conn.execute(
+                insert(reviews).values(
+                    answer_id=review.answer_id, sentence_idx=review.sentence_index, label=review.label,
+                    note=review.note, editor=review.editor, created_at=review.created_at,
+                )
+            )
+        return review
+
+    # ---- reading -------------------------------------------------------------------------------------------
+
+    def answer(self, answer_id: str) -> AnswerRecord | None:
+        with reading(self._engine) as conn:
+            found = _answer_records(conn, select(answers).where(answers.c.id == answer_id))
+        return found[0] if found else None
+
+    def find_answer_id(self, prefix: str) -> str | None:
+        """The id of the one answer whose id starts with `prefix` (None if none or several)."""
+        if not prefix or not re.fullmatch(r"[0-9a-f]+", prefix):
+            return None
+        with reading(self._engine) as conn:
+            ids = conn.scalars(select(answers.c.id).where(answers.c.id.startswith(prefix, autoescape=True)).limit(2)).all()
+        return ids[0] if len(ids) == 1 else None
+
+    def answers(self, which: ListFilter = "all", limit: int = 50) -> list[AnswerRecord]:
+        """Recent answers, newest first.
+
+        Args:
+            which: "all"; "flagged": the checker flagged it, a reader found it not helpful, or an editor's current
+                verdict on a sentence is wrong_citation/unsupported; "unreviewed": no editor verdict on any of its
+                sentences yet.
+            limit: at most this many.
+        """
+        if which not in LIST_FILTERS:
+            raise ValueError(f"unknown filter {which!r}; valid: {', '.join(LIST_FILTERS)}")
+        query = select(answers).where(_list_filter(which)).order_by(*_newest_first()).limit(int(limit))
+        with reading(self._engine) as conn:
+            return _answer_records(conn, query)
+
+    def review_history(self, answer_id: str) -> list[Review]:
+        """Every verdict ever saved for an answer, oldest first."""
+        with reading(self._engine) as conn:
+            rows = conn.execute(select(reviews).where(reviews.c.answer_id == answer_id).order_by(reviews.c.id)).all()
+        return [_review(r) for r in rows]
+
+    def verdicts_csv(self) -> str:
+        """The current editor verdicts, one row per reviewed sentence (newest answer first), as CSV text."""
+        r = reviews.alias("r")
+        query = (
+            select(
+                answers.c.id.label("answer_id"), answers.c.created_at.label("answer_created_at"), answers.c.question,
+                answers.c.backend, answers.c.verdict.label("answer_verdict"), sentences.c.idx.label("sentence_index"),
+                sentences.c.text.label("sentence"), sentences.c.citations, sentences.c.verdict.label("checker_verdict"),
+                sentences.c.score.label("checker_score"), r.c.label.label("editor_label"), r.c.note.label("editor_note"),
+                r.c.editor, r.c.created_at.label("reviewed_at"),
+            )
+            .select_from(
+                r.join(answers, answers.c.id == r.c.answer_id).join(
+                    sentences, and_(sentences.c.answer_id == r.c.answer_id, sentences.c.idx == r.c.sentence_idx)
+                )
+            )
+            .where(r.c.id == _latest_review_id(r))
+            .order_by(*_newest_first(), sentences.c.idx)
+        )
+        with reading(self._engine) as conn:
+            rows = conn.execute(query).mappings().all()
+        return export.verdicts_csv(rows)
+
+    def export_verdicts_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.verdicts_csv(), encoding="utf-8")
+        return path
+
+
+# ---- queries ---------------------------------------------------------------------------------------------------
+
+
+def _require_answer(conn: Connection, answer_id: str) -> None:
+    if conn.execute(select(answers.c.id).where(answers.c.id == answer_id)).first() is None:
+        raise KeyError(f"no answer with id {answer_id}")
+
+
+def _newest_first() -> tuple[ColumnElement[Any], ...]:
+    return answers.c.created_at.desc(), answers.c.seq.desc()
+
+
+def _latest_review_id(r: Alias) -> ColumnElement[Any]:
+    """The id of the current verdict on r's sentence: the newest row for it (verdicts are only ever appended)."""
+    later = reviews.alias("later")
+    return (
+        select(func.max(later.c.id))
+        .where(later.c.answer_id == r.c.answer_id, later.c.sentence_idx == r.c.sentence_idx)
+        .scalar_subquery()
+    )
+
+
+def _list_filter(which: str) -> ColumnElement[bool]:
+    if which == "flagged":
+        r = reviews.alias("r")
+        return or_(
+            answers.c.flagged.is_(True),
+            exists().where(feedback.c.answer_id == answers.c.id, feedback.c.helpful.is_(False)),
+            exists().where(r.c.answer_id == answers.c.id, r.c.label.in_(NEGATIVE_LABELS), r.c.id == _latest_review_id(r)),
+        )
+    if which == "unreviewed":
+        return ~exists().where(reviews.c.answer_id == answers.c.id)
+    return true()
+
+
+def _answer_records(conn: Connection, query: Select[Any]) -> list[AnswerRecord]:
+    rows = conn.execute(query).all()
+    ids = [row.id for row in rows]
+    checked: dict[str, list[SentenceCheck]] = defaultdict(list)
+    current: dict[str, dict[int, Review]] = defaultdict(dict)
+    rated: dict[str, list[Feedback]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for s in conn.execute(select(sentences).where(sentences.c.answer_id.in_(chunk)).order_by(sentences.c.idx)):
+            checked[s.answer_id].append(_sentence(s))
+        for r in conn.execute(select(reviews).where(reviews.c.answer_id.in_(chunk)).order_by(reviews.c.id)):
+            current[r.answer_id][r.sentence_idx] = _review(r)  # in id order: the latest verdict per sentence wins
+        for f in conn.execute(select(feedback).where(feedback.c.answer_id.in_(chunk)).order_by(feedback.c.id)):
+            rated[f.answer_id].append(Feedback(f.id, f.answer_id, bool(f.helpful), f.comment, f.created_at))
+    return [_answer(row, checked[row.id], current[row.id], rated[row.id]) for row in rows]
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        yield ids[start : start + _IDS_PER_QUERY]
+
+
+# ---- rows <-> records --------------------------------------------------------------------------------------------
+
+
+def _sentence_row(answer_id: str, s: SentenceCheck) -> dict[str, Any]:
+    return {
+        "answer_id": answer_id, "idx": s.index, "text": s.text, "start_offset": s.start, "end_offset": s.end,
+        "citations": list(s.citations), "verdict": s.verdict, "score": float(s.score),
+        "supports": [asdict(sp) for sp in s.supports], "pruned": [asdict(sp) for sp in s.pruned],
+        "unmatched": list(s.unmatched),
+    }
+
+
+def _sentence(row: Row[Any]) -> SentenceCheck:
+    return SentenceCheck(
+        index=row.idx, text=row.text, start=row.start_offset, end=row.end_offset, citations=tuple(row.citations),
+        supports=tuple(SpanSupport(**sp) for sp in row.supports), verdict=row.verdict, score=row.score,
+        pruned=tuple(SpanSupport(**sp) for sp in row.pruned), unmatched=tuple(row.unmatched),
+    )
+
+
+def _review(row: Row[Any]) -> Review:
+    return Review(row.answer_id, row.sentence_idx, row.label, row.note, row.editor, row.created_at)
+
+
+def _source(d: dict[str, Any]) -> Source:
+    return Source(**{**d, "tags": tuple(d.get("tags", ()))})
+
+
+def _answer(row: Row[Any], checked: list[SentenceCheck], current: dict[int, Review], rated: list[Feedback]) -> AnswerRecord:
+    return AnswerRecord(
+        id=row.id, created_at=row.created_at, conversation_id=row.conversation_id, channel=row.channel,
+        question=row.question, standalone_question=row.standalone_question, answer_text=row.answer_text,
+        backend=row.backend, verdict=row.verdict, refused=bool(row.refused), flagged=bool(row.flagged),
+        notes=tuple(row.notes), filters=row.filters, sources=tuple(_source(d) for d in row.sources),
+        sentences=tuple(checked), reviews=current, feedback=tuple(rated),
+    )
