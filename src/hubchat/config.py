@@ -405,6 +405,12 @@ class UISettings(_Section):
         description="First lockout after `ui.login_max_failures` failures, in seconds; each further failure "
         "doubles it, up to 15 minutes. A successful login clears the count.",
     )
+    export_max_age_s: int = Field(
+        default=3600,
+        ge=1,
+        description="How long a conversation exported as Markdown stays on the server, in seconds: older export "
+        "files are deleted (hubchat's own copy and Gradio's cached one), so exports never pile up.",
+    )
     embed_origins: tuple[str, ...] = Field(
         default=(),
         description="Origins (`https://site.example`, scheme and host, and a port if not the default) of the sites "

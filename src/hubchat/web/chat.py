@@ -8,11 +8,9 @@ import datetime as dt
 import json
 import logging
 import re
-import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import gradio as gr
 
@@ -22,6 +20,7 @@ from hubchat.records import Records
 from hubchat.types import Chunk, Filters, Turn
 from hubchat.web import render as R
 from hubchat.web.answer_log import record_or_log
+from hubchat.web.exports import ExportFolder
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +192,7 @@ class ChatApp:
     def __init__(self, runtime, records: Records):
         self.runtime = runtime
         self.records = records
-        self.export_dir = Path(tempfile.mkdtemp(prefix="hubchat-exports-"))
+        self.exports = ExportFolder(runtime.settings.ui.export_max_age_s)
 
     def record(self, result, conversation_id: str, channel: str) -> str:
         return record_or_log(self.records, result, conversation_id, channel)
@@ -238,8 +237,8 @@ class ChatApp:
 
     def export(self, conv: Conversation):
         """The download button, pointing at this conversation as a Markdown file."""
-        path = self.export_dir / f"hubchat-conversation-{conv.id[:8]}.md"
-        path.write_text(R.conversation_markdown([(t.question, t.result, t.error) for t in conv.turns]), encoding="utf-8")
+        markdown = R.conversation_markdown([(t.question, t.result, t.error) for t in conv.turns])
+        path = self.exports.write(f"hubchat-conversation-{conv.id[:8]}.md", markdown)
         return gr.update(value=str(path), interactive=True)
 
     def ask_api(self, question: str, history: str = "[]", filters: str = "{}") -> tuple[str, str, str]:

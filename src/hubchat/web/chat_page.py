@@ -165,7 +165,9 @@ def build_chat(runtime, records: Records) -> gr.Blocks:
     """The reader chat page and its API endpoints (/ask, /feedback)."""
     app = ChatApp(runtime, records)
     limit = runtime.settings.ui.concurrency_limit
-    with gr.Blocks(title="hubchat", analytics_enabled=False) as chat:
+    age = runtime.settings.ui.export_max_age_s
+    # Gradio keeps its own copy of every exported file: checked every min(age, 10 min), deleted once older than age.
+    with gr.Blocks(title="hubchat", analytics_enabled=False, delete_cache=(min(age, 600), age)) as chat:
         page = _layout(example_questions(runtime.store.lexical.chunks), runtime.store.tags())
         _wire_answering(page, app, limit)
         _wire_reset(page)
