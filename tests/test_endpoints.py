@@ -85,3 +85,18 @@ def test_redact_hides_the_key_and_key_shaped_tokens():
     assert "abcdef" not in cleaned and "abc.def-123" not in cleaned
     assert cleaned == "bad key ***; also sk-*** and Bearer ***"
     assert redact("not-needed is fine", PLACEHOLDER_KEY) == "not-needed is fine"
+
+
+def test_http_client_log_lines_lose_url_passwords_and_keys(caplog):
+    import logging
+
+    from hubchat.endpoints import protect_http_logs
+
+    protect_http_logs()
+    protect_http_logs()  # twice: still one filter
+    assert sum(type(f).__name__ == "CredentialFilter" for f in logging.getLogger("httpx").filters) == 1
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info('HTTP Request: POST %s "%s"', "http://admin:s3cret@127.0.0.1:9/v1/chat", "HTTP/1.1 401")
+        logging.getLogger("httpx").info("Authorization: Bearer abcdefghijkl")
+    assert "s3cret" not in caplog.text and "abcdefghijkl" not in caplog.text
+    assert "POST http://127.0.0.1:9/v1/chat" in caplog.text and "Bearer ***" in caplog.text

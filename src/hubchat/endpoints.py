@@ -8,6 +8,7 @@ key, so it gets a placeholder instead of an error; a remote one without a key is
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from urllib.parse import urlsplit, urlunsplit
@@ -97,3 +98,28 @@ def redact(text: str, key: str | None = None) -> str:
     if key and key != PLACEHOLDER_KEY:
         text = text.replace(key, "***")
     return _KEY_PATTERN.sub(lambda m: m.group(1) + "***", text)
+
+
+# The HTTP clients under the backends log each request's full URL at INFO, userinfo (user:password@) included.
+_HTTP_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "urllib3")
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.\-]*://)[^/\s@]*@", re.IGNORECASE)
+
+
+class CredentialFilter(logging.Filter):
+    """Rewrites a log record so no URL password or key-shaped token reaches any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = _KEY_PATTERN.sub(lambda m: m.group(1) + "***", _USERINFO.sub(r"\1", message))
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def protect_http_logs() -> None:
+    """Put `CredentialFilter` on the HTTP clients' loggers (once; a logger-level filter sees each record before any
+    handler does, whatever logging the operator configured)."""
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, CredentialFilter) for f in logger.filters):
+            logger.addFilter(CredentialFilter())

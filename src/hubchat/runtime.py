@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from hubchat.config import ChatSettings, Settings
+from hubchat.endpoints import protect_http_logs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,6 +43,7 @@ class Runtime:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        protect_http_logs()  # backend URLs may carry a password; the HTTP clients log them whole
 
     @cached_property
     def embeddings(self):
