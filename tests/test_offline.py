@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -187,3 +188,29 @@ def test_ingest_and_search_in_a_fresh_interpreter_with_the_network_blocked_from_
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     check(report["result"], [tuple(a) for a in report["attempts"]])
+
+
+@pytest.mark.server
+def test_the_app_indexes_serves_and_answers_on_local_models_in_a_network_namespace_with_no_network(tmp_path: Path):
+    """Python's socket guard cannot see native code (onnxruntime, llama.cpp, Chroma's Rust core); a network namespace
+    with nothing but loopback covers everything the processes do."""
+    from tests.small_model import smollm2_path
+
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.fail("this test needs util-linux's unshare and iproute2's ip (Debian: apt-get install util-linux iproute2)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUBCHAT_")}
+    env["ANONYMIZED_TELEMETRY"] = "False"
+    proc = subprocess.run(
+        ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+         sys.executable, "-m", "tests.offline_app_child", str(tmp_path), str(smollm2_path())],
+        capture_output=True, text=True, timeout=600, cwd=PROJECT, env=env,
+    )
+    assert proc.returncode == 0, (
+        "unshare --net needs root or user namespaces; " if "unshare:" in proc.stderr else ""
+    ) + proc.stderr[-4000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["network_reachable"] is False, "the namespace was meant to have no network at all"
+    assert report["added"] == len(SAMPLES)
+    assert report["pages"] == {"": 200, "widget/": 200}
+    assert report["answer"].strip()
+    assert not report["refused"] and report["sources"] >= 1, report  # retrieval found it and the model wrote
