@@ -47,7 +47,7 @@ class VectorMatrix:
             return []
         q = np.asarray(query, dtype=np.float32)
         q = q / (np.linalg.norm(q) or 1.0)
-        scores = self.matrix[rows] @ q
+        scores = np.take(self.matrix, rows, axis=0) @ q  # a copy of the kept rows only: cheaper than a full product
         k = min(k, rows.size)
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
