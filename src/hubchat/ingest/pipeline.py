@@ -136,17 +136,21 @@ def _ingest(
     # A rebuild fills the next generation beside the live one, which keeps serving until the switch at the end.
     store = live.staging() if rebuild else live
     states = store.article_states()
-    candidates, skipped = _scan(root, settings, embeddings.name, states, report)
+    # Pages synced from the site share the index but are the sync's to update and remove, never the folder's.
+    site_pages = {k: s for k, s in states.items() if s.from_site}
+    folder_states = {k: s for k, s in states.items() if not s.from_site}
+    candidates, skipped = _scan(root, settings, embeddings.name, folder_states, report)
     chosen, duplicates = _choose(candidates)
     unchanged = [c for c in chosen.values() if c.article is None]
-    deleted = _remove_gone(store, states, chosen, unchanged)
+    deleted = _remove_gone(store, folder_states, chosen, unchanged)
     to_write = [c.article for c in chosen.values() if c.article is not None]
-    added, updated, written, new_states = _embed_and_write(to_write, states, settings, store, embeddings, embeddings.name, report)
+    added, updated, written, new_states = embed_and_write(to_write, states, settings, store, embeddings, report)
 
     store.sync_lexical(force=bool(deleted or added or updated or rebuild))
     # What the store now holds, so the next run need not read every chunk's metadata back (checked against
     # Chroma's ids before it is saved, and again before it is used).
-    final = {c.article_id: dataclasses.replace(states[c.article_id], stale_ids=()) for c in unchanged}
+    final = dict(site_pages)  # a folder article with a site page's id replaces it (new_states below)
+    final.update({c.article_id: dataclasses.replace(states[c.article_id], stale_ids=()) for c in unchanged})
     final.update(new_states)
     store.save_manifest(list(final.values()))
     if rebuild:
@@ -226,10 +230,18 @@ def _embed(embeddings: Embedder, texts: list[str]) -> np.ndarray:
     return embeddings.embed_array(texts)
 
 
-def _embed_and_write(
-    articles, states, settings, store, embeddings, name, report
+def embed_and_write(
+    articles: list[Article],
+    states: dict[str, ArticleState],
+    settings: Settings,
+    store: ChunkStore,
+    embeddings: Embedder,
+    report: ProgressFn,
 ) -> tuple[list[str], list[str], int, dict[str, ArticleState]]:
     """Chunk the articles, embed their chunks in groups, and write articles as soon as all their chunks have vectors.
+
+    Returns:
+        (added ids, updated ids (those already in `states`), chunks written, the new state of each written article).
 
     Embedding runs in a worker thread (onnxruntime releases the GIL), so chunking and Chroma writes overlap with it
     instead of adding to it. Groups are a fixed number of embedder batches taken across article boundaries, so
@@ -238,6 +250,7 @@ def _embed_and_write(
     added: list[str] = []
     updated: list[str] = []
     new_states: dict[str, ArticleState] = {}
+    name = embeddings.name
     group_size = embeddings.batch_size * GROUP_BATCHES
     pending: list[_Pending] = []
     texts: list[tuple[int, int, str]] = []  # (index in pending, chunk ordinal, embedding text), in reading order
