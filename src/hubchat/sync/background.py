@@ -60,7 +60,7 @@ class BackgroundUpdates:
         self._one_at_a_time = threading.Lock()  # the ingest lock would refuse our own second run anyway
         self._threads: list[threading.Thread] = []
         self.runs = 0  # runs finished, whatever their outcome
-        self.watching = threading.Event()  # set once the watcher is watching
+        self.watching = threading.Event()  # set once the watcher is watching (or has given up)
 
     def start(self) -> BackgroundUpdates:
         if self.corpus_dir is not None:
@@ -102,8 +102,12 @@ class BackgroundUpdates:
                 yield_on_timeout=True,
                 raise_interrupt=False,
             )
-            self.watching.set()
             for changes in watcher:
+                if not self.watching.is_set():
+                    # The generator starts watching only when first asked, so this is the first moment it is
+                    # certain to see every change; one ingest catches what changed since the start-up ingest.
+                    self._ingest_until_done()
+                    self.watching.set()
                 if changes:
                     log.info("corpus folder changed (%d files): ingesting", len(changes))
                     self._ingest_until_done()
