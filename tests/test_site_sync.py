@@ -283,3 +283,29 @@ def test_the_sync_state_is_written_atomically_beside_the_index(site: SiteServer,
     whisper = pages[site.url(WHISPER)]
     assert (whisper.article_id, whisper.etag, whisper.last_modified) == (WHISPER, "", WHISPER_DATE)
     assert re.fullmatch(r'"[0-9a-f]{16}"', pages[site.url(CHROMA)].etag)
+
+
+def test_hubchat_sync_prints_a_summary_and_fails_when_a_page_failed(site: SiteServer, settings: Settings):
+    from typer.testing import CliRunner
+
+    from hubchat.cli import app
+
+    config = str(settings.config_file)
+    first = CliRunner().invoke(app, ["sync", "--config", config])
+    assert first.exit_code == 0, first.output
+    assert "Sync summary" in first.output and f"skipped {site.url(DRAFT)}: robots.txt" in " ".join(first.output.split())
+    site.page(CHROMA, b"", status=503)
+    second = CliRunner().invoke(app, ["sync", "--config", config])
+    assert second.exit_code == 1, second.output
+    flat = " ".join(second.output.split())
+    assert re.search(r"not modified\W+4\b", flat) and f"failed {site.url(CHROMA)}: HTTP 503 (after 2 tries)" in flat
+
+
+def test_hubchat_sync_without_a_site_says_what_to_configure(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from hubchat.cli import app
+
+    result = CliRunner().invoke(app, ["sync", "--config", str(settings_for(tmp_path, tmp_path).config_file)])
+    assert result.exit_code == 2
+    assert "No site to sync from: set site.sitemaps, site.feeds or site.urls" in " ".join(result.output.split())
