@@ -102,6 +102,9 @@ def ingest(
     if not root.is_dir():
         raise InputError(f"corpus folder not found: {root}")
     with ingest_lock(settings):
+        if not rebuild:
+            # A long-lived (serving) process's store may not have noticed another process's rebuild yet.
+            store.refresh(force=True)
         return _ingest(settings, store, embeddings, root, rebuild, progress or (lambda stage, done, total: None), started)
 
 

@@ -114,7 +114,6 @@ class Fetcher:
             follow_redirects=True,
             max_redirects=settings.max_redirects,
             limits=httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency),
-            trust_env=False,  # a proxy from the environment must not see (or break) a loopback or intranet site
         )
 
     def __enter__(self) -> Fetcher:

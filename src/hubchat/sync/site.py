@@ -72,6 +72,8 @@ def sync_site(settings: Settings, store: ChunkStore, embeddings: Embedder, *, pr
 
 
 def _sync(settings: Settings, store: ChunkStore, embeddings: Embedder, fetcher: Fetcher, report: ProgressFn, started: float) -> SyncSummary:
+    # A serving process's store may not have noticed another process's rebuild yet: write into the live generation.
+    store.refresh(force=True)
     states = store.article_states()
     path = state_path(settings)
     known = load_page_states(path)
