@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from hubchat.runtime import Runtime
-from hubchat.sync.background import BackgroundUpdates
+from hubchat.sync.background import BackgroundUpdates, is_article_file
 from hubchat.web.server import start
 from tests.helpers import SAMPLES, settings_for, write_article, write_samples
 from tests.site_server import PageMeta, SiteServer, article_page
@@ -154,3 +154,13 @@ def test_a_watcher_of_a_missing_folder_logs_and_leaves_serving_alone(tmp_path: P
         assert updates.watching.wait(10)
         updates.stop()
     assert "stopped watching the corpus folder" in caplog.text
+
+
+def test_the_watcher_reacts_to_article_files_only_even_in_a_hidden_parent_folder(tmp_path: Path):
+    root = tmp_path / ".config" / "corpus"
+    assert is_article_file(root / "guides" / "new.md", root)
+    assert is_article_file(root / "page.HTML", root)
+    assert not is_article_file(root / ".drafts" / "new.md", root)
+    assert not is_article_file(root / ".new.md.swp", root)
+    assert not is_article_file(root / "new.md~", root)
+    assert not is_article_file(root / "notes.docx", root)

@@ -260,7 +260,7 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: ui.host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: ui.port).")] = None,
-    no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Serve the index as it is, without updating it first.")] = False,
+    no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Serve the index as it is: no ingest first, no folder watching, no site sync.")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
     verbose: VerboseOpt = False,
@@ -281,7 +281,7 @@ def serve(
         from hubchat.web.server import launch
 
         updates = runtime.background_updates()
-        if updates.corpus_dir or updates.interval_s:
+        if not no_ingest and (updates.corpus_dir or updates.interval_s):
             # Their summaries are what an operator wants to see in the log, even without --verbose.
             logging.getLogger("hubchat.sync").setLevel(logging.INFO)
             updates.start()

@@ -35,10 +35,14 @@ class Updater(Protocol):
     def sync(self) -> SyncSummary: ...
 
 
-def corpus_file_filter(change: object, path: str) -> bool:
-    """Changes worth an ingest: supported article files, not hidden ones (as the ingest itself reads them)."""
-    parts = Path(path).parts
-    return Path(path).suffix.lower() in SUPPORTED_SUFFIXES and not any(part.startswith(".") for part in parts)
+def is_article_file(path: Path, root: Path) -> bool:
+    """Whether a change to `path` is worth an ingest: a supported article file, not a hidden one below `root` (the
+    files the ingest itself reads; an editor's swap and backup files are not)."""
+    try:
+        parts = path.resolve().relative_to(root.resolve()).parts
+    except ValueError:
+        return False
+    return path.suffix.lower() in SUPPORTED_SUFFIXES and not any(part.startswith(".") for part in parts)
 
 
 class BackgroundUpdates:
@@ -95,7 +99,7 @@ class BackgroundUpdates:
         try:
             watcher = watchfiles.watch(
                 folder,
-                watch_filter=corpus_file_filter,
+                watch_filter=lambda change, path: is_article_file(Path(path), folder),
                 debounce=self.debounce_ms,
                 stop_event=self._stop,
                 rust_timeout=1000,

@@ -188,26 +188,27 @@ def _read(url: str, source: str, got: Fetched, page: PageState | None) -> _Page:
         return _Page(url, source, got)
     if got.outcome == "failed":
         return _Page(url, source, got, failure=got.reason)
-    sha = hashlib.sha256(got.body).hexdigest()
+    body, got = got.body, dataclasses.replace(got, body=b"")  # only the article is kept, not a thousand pages' bytes
+    sha = hashlib.sha256(body).hexdigest()
     if page is not None and page.sha256 == sha:
         return _Page(url, source, got, unchanged=True)
     kind = got.content_type.split(";", 1)[0].strip().lower()
     if kind and kind not in HTML_TYPES:
         return _Page(url, source, got, failure=f"not an HTML page (Content-Type {kind})")
     try:
-        return _Page(url, source, got, article=page_article(url, got, sha))
+        return _Page(url, source, got, article=page_article(url, got, body, sha))
     except UnreadableFile as exc:
         return _Page(url, source, got, failure=str(exc))
 
 
-def page_article(url: str, got: Fetched, sha256: str) -> Article:
+def page_article(url: str, got: Fetched, body: bytes, sha256: str) -> Article:
     """The article of a fetched page, read by the same reader as the corpus folder's HTML pages.
 
     Its id is its canonical link's site path (as for a local page), else the address the page was fetched from;
     its `source_path` is the listed address, which marks it as the sync's.
     """
     final = got.final_url or url
-    local = SourceFile(path=PurePosixPath(urlsplit(final).path or "/"), rel_path=final, sha256=sha256, data=got.body)
+    local = SourceFile(path=PurePosixPath(urlsplit(final).path or "/"), rel_path=final, sha256=sha256, data=body)
     article = parse_html(local)
     address = article.url or final
     return dataclasses.replace(article, id=address, url=address, source_path=url)
