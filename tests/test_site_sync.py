@@ -257,6 +257,21 @@ def test_the_folder_and_the_site_feed_one_index_without_removing_each_others_art
     assert "/guides/embedding-caches" in articles_in(store)
 
 
+def test_two_addresses_of_one_article_index_it_once_and_a_new_canonical_link_moves_it(site: SiteServer, settings: Settings, store, counting):
+    eu_page = HTML_PAGES["/guides/eu-ai-act-guide"].read_bytes()
+    site.page("/amp/eu-ai-act-guide", eu_page)  # the same page under a second address, with the same canonical link
+    site.rss("/rss.xml", [*FEED, "/amp/eu-ai-act-guide"])
+
+    first = sync_site(settings, store, counting)
+    assert (site.url("/amp/eu-ai-act-guide"), f"the same article as {site.url('/guides/eu-ai-act-guide')} (/guides/eu-ai-act-guide), which is indexed") in first.skipped
+    assert articles_in(store)["/guides/eu-ai-act-guide"]["source_path"] == site.url("/guides/eu-ai-act-guide")
+
+    site.page("/guides/eu-ai-act-guide", eu_page.replace(b'href="/guides/eu-ai-act-guide"', b'href="/guides/eu-ai-act"'))
+    second = sync_site(settings, store, counting)
+    assert "/guides/eu-ai-act" in second.added and "/guides/eu-ai-act-guide" in second.removed
+    assert "/guides/eu-ai-act-guide" not in articles_in(store)
+
+
 def test_a_sync_waits_for_no_one_while_another_ingest_holds_the_index(settings: Settings, store, counting, site: SiteServer):
     with ingest_lock(settings), pytest.raises(IngestBusyError):
         sync_site(settings, store, counting)

@@ -103,31 +103,11 @@ def _sync(settings: Settings, store: ChunkStore, embeddings: Embedder, fetcher: 
     skipped += [(p.url, p.fetched.reason) for p in pages if p.fetched.outcome == "refused"]
     failed += [(p.url, p.failure) for p in pages if p.failure]
 
-    # Which article each new version becomes, leaving articles of the folder (and of other pages) alone.
-    owner = {s.article_id: s.source_path for s in states.values()}
-    writes: dict[str, Article] = {}
-    for p in sorted((p for p in pages if p.article is not None), key=lambda p: p.url):
-        art = p.article
-        holder = owner.get(art.id, p.url)
-        if art.id in writes:
-            skipped.append((p.url, f"the same article as {writes[art.id].source_path} ({art.id}), which is indexed"))
-        elif "://" not in holder:
-            skipped.append((p.url, f"the same article as the corpus folder's {holder} ({art.id}), which is indexed"))
-        elif holder != p.url and holder in listed and holder not in gone_urls | refused:
-            skipped.append((p.url, f"the same article as {holder} ({art.id}), which is indexed"))
-        else:
-            writes[art.id] = art
-
-    # Remove site articles whose page left every listing, is gone, is refused, or now became another article.
-    keep_urls = (set(listed) | protected) - gone_urls - refused
-    written_by = {a.source_path: a.id for a in writes.values()}
-    removed = sorted(
-        s.article_id
-        for s in states.values()
-        if s.from_site
-        and s.article_id not in writes
-        and (s.source_path not in keep_urls or (s.source_path in written_by and written_by[s.source_path] != s.article_id))
-    )
+    dropped = gone_urls | refused
+    writes, duplicates = _choose_writes([p for p in pages if p.article is not None], states, set(listed) - dropped)
+    skipped += duplicates
+    keep_urls = (set(listed) | protected) - dropped
+    removed = _to_remove(states, writes, keep_urls)
     for article_id in removed:
         store.delete_article(article_id)
 
@@ -160,6 +140,49 @@ def _sync(settings: Settings, store: ChunkStore, embeddings: Embedder, fetcher: 
         len(summary.failed), summary.seconds,
     )
     return summary
+
+
+def _choose_writes(
+    pages: list[_Page], states: dict[str, ArticleState], live_urls: set[str]
+) -> tuple[dict[str, Article], list[tuple[str, str]]]:
+    """The new article versions to write, by id, and the pages skipped because another source holds their article.
+
+    The folder's copy of an article wins over a page's; between two pages, the one that already holds it (while
+    still listed and not gone), then the one at the address its canonical link names, then the first in order.
+    """
+    writes: dict[str, Article] = {}
+    skipped: list[tuple[str, str]] = []
+    for p in sorted(pages, key=lambda p: (not _at_canonical(p), p.url)):
+        art = p.article
+        holder = states.get(art.id)
+        if art.id in writes:
+            skipped.append((p.url, f"the same article as {writes[art.id].source_path} ({art.id}), which is indexed"))
+        elif holder is not None and not holder.from_site:
+            skipped.append((p.url, f"the same article as the corpus folder's {holder.source_path} ({art.id}), which is indexed"))
+        elif holder is not None and holder.source_path != p.url and holder.source_path in live_urls:
+            skipped.append((p.url, f"the same article as {holder.source_path} ({art.id}), which is indexed"))
+        else:
+            writes[art.id] = art
+    return writes, skipped
+
+
+def _at_canonical(page: _Page) -> bool:
+    """Whether the page was listed at the address its canonical link names (a path, or a full address)."""
+    canonical = page.article.url
+    path = urlsplit(page.url).path.rstrip("/") or "/"
+    return page.url == canonical or (canonical.startswith("/") and path == (canonical.rstrip("/") or "/"))
+
+
+def _to_remove(states: dict[str, ArticleState], writes: dict[str, Article], keep_urls: set[str]) -> list[str]:
+    """Site articles to delete: their page left every listing, is gone or refused, or now reads as another article."""
+    now_reads_as = {a.source_path: a.id for a in writes.values()}
+    return sorted(
+        s.article_id
+        for s in states.values()
+        if s.from_site
+        and s.article_id not in writes
+        and (s.source_path not in keep_urls or now_reads_as.get(s.source_path, s.article_id) != s.article_id)
+    )
 
 
 def _fetch_all(fetcher: Fetcher, listed: dict[str, str], held, settings: Settings, report: ProgressFn) -> list[_Page]:
