@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -270,6 +271,16 @@ def test_two_addresses_of_one_article_index_it_once_and_a_new_canonical_link_mov
     second = sync_site(settings, store, counting)
     assert "/guides/eu-ai-act" in second.added and "/guides/eu-ai-act-guide" in second.removed
     assert "/guides/eu-ai-act-guide" not in articles_in(store)
+
+
+def test_a_crawl_delay_in_robots_txt_slows_the_sync_down(site: SiteServer, tmp_path: Path, counting):
+    # urllib.robotparser reads whole seconds only.
+    site.page("/robots.txt", "User-agent: hubchat\nCrawl-delay: 1\nDisallow: /private/\n", content_type="text/plain")
+    settings = settings_for(tmp_path, tmp_path, f'[site]\nurls = ["{site.url(CHROMA)}", "{site.url(WHISPER)}"]\nrate_per_s = 500\n')
+    started = time.monotonic()
+    summary = sync_site(settings, ChunkStore(settings, counting), counting)
+    assert summary.requests == 3 and summary.added == tuple(sorted([CHROMA, WHISPER]))
+    assert time.monotonic() - started >= 2, "three requests one second apart, instead of site.rate_per_s = 500"
 
 
 def test_a_sync_waits_for_no_one_while_another_ingest_holds_the_index(settings: Settings, store, counting, site: SiteServer):

@@ -82,6 +82,11 @@ class _RateLimit:
         self._next = 0.0
         self._lock = threading.Lock()
 
+    def at_least(self, seconds: float) -> None:
+        """Space request starts at least `seconds` apart (a robots.txt Crawl-delay)."""
+        with self._lock:
+            self._interval = max(self._interval, seconds)
+
     def wait(self) -> None:
         with self._lock:
             now = time.monotonic()
@@ -143,6 +148,9 @@ class Fetcher:
         got = self.fetch(origin + "/robots.txt", check_robots=False)
         if got.outcome == "ok":
             rules.parse(got.body.decode("utf-8", errors="replace").splitlines())
+            delay = rules.crawl_delay(self.settings.user_agent)
+            if delay:
+                self._rate.at_least(float(delay))
         elif got.status in (401, 403):
             rules.disallow_all = True  # the robots.txt convention: a site that hides its rules forbids crawling
         elif 400 <= got.status < 500:
