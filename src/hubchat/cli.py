@@ -192,7 +192,7 @@ def status(config: ConfigOpt = None, profile: ProfileOpt = None, verbose: Verbos
         table.add_row("corpus", str(settings.corpus.path))
         table.add_row("store", f"{settings.store.mode}: {store.location}")
         table.add_row("embedding model", runtime.embeddings.name)
-        table.add_row("articles indexed", str(len(states)))
+        table.add_row("articles indexed", f"{len(states)} ({sum(s.from_site for s in states.values())} from the site)")
         table.add_row("incomplete articles", str(sum(not s.complete for s in states.values())))
         table.add_row("chunks", str(store.count()))
         table.add_row("lexical index", f"{len(store.lexical)} chunks, in sync" if store.lexical.fingerprint else "empty")
