@@ -289,6 +289,33 @@ def test_a_sync_waits_for_no_one_while_another_ingest_holds_the_index(settings: 
     assert site.seen == [], "nothing is fetched while another ingest holds the lock"
 
 
+def test_listings_read_atom_feeds_gzipped_sitemaps_and_relative_links(site: SiteServer, tmp_path: Path):
+    import gzip
+
+    from hubchat.sync.fetch import Fetcher
+    from hubchat.sync.listing import list_sources
+
+    atom = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>AI Tools Hub</title>'
+        f'<id>{site.origin}/</id><updated>2025-07-01T00:00:00Z</updated>'
+        f'<entry><title>Chroma</title><id>chroma</id><updated>2025-07-01T00:00:00Z</updated><link href="{site.url(CHROMA)}"/></entry>'
+        f'<entry><title>Whisper</title><id>whisper</id><updated>2025-07-01T00:00:00Z</updated><link href="{WHISPER}#notes"/></entry>'
+        "</feed>"
+    )
+    site.page("/atom.xml", atom, content_type="application/atom+xml")
+    site.sitemap("/plain.xml", [GPU])
+    site.page("/sitemap.xml.gz", gzip.compress(site.routes["/plain.xml"].body), content_type="application/gzip")
+    settings = settings_for(tmp_path, tmp_path, f'[site]\nsitemaps = ["{site.url("/sitemap.xml.gz")}"]\nfeeds = ["{site.url("/atom.xml")}"]\nrate_per_s = 500\n')
+
+    with Fetcher(settings.site) as fetcher:
+        listings = list_sources(fetcher, settings.site, lambda done, total: None)
+
+    assert [(x.source, x.pages, x.failure) for x in listings] == [
+        (site.url("/sitemap.xml.gz"), (site.url(GPU),), ""),
+        (site.url("/atom.xml"), (site.url(CHROMA), site.url(WHISPER)), ""),
+    ]
+
+
 def test_site_addresses_must_be_http(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"site.*ftp://example.com/sitemap.xml.*http\(s\)"):
         settings_for(tmp_path, tmp_path, '[site]\nsitemaps = ["ftp://example.com/sitemap.xml"]')
