@@ -3,6 +3,8 @@
 An article is re-embedded only when its file's bytes or the chunking settings changed. Unchanged files are
 recognised from their hash without being parsed. The store is written in whole articles whose chunks carry their
 version and chunk count, so a run killed at any point leaves a usable index that the next run completes.
+Articles synced from the site (`hubchat.sync`, through `embed_and_write`) share the index; the folder ingest
+never updates or removes them, except that a folder file holding the same article id replaces the page's copy.
 """
 
 from __future__ import annotations
