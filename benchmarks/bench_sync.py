@@ -88,11 +88,12 @@ def timed_sync(settings: Settings, embedder: CountingEmbedder, site: SiteServer)
     site.clear_seen()
     embedder.texts = 0
     store = ChunkStore(settings, embedder)  # a new store each time, as a new `hubchat sync` process would open
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     s = sync_site(settings, store, embedder)
     seconds = time.perf_counter() - started
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 1),  # the loopback site's threads included
         "requests": s.requests,
         "answered_304": sum(r.status == 304 for r in site.seen),
         "fetched": s.fetched,
@@ -107,10 +108,11 @@ def timed_sync(settings: Settings, embedder: CountingEmbedder, site: SiteServer)
 def timed_ingest(settings: Settings, embedder: CountingEmbedder) -> dict:
     embedder.texts = 0
     store = ChunkStore(settings, embedder)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     s = ingest(settings, store, embedder)
     return {
         "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
         "pages_embedded": len(s.added) + len(s.updated),
         "chunks_embedded": embedder.texts,
         "chunks_total": s.chunks_total,
@@ -128,19 +130,22 @@ def run(args) -> dict:
             f'[site]\nsitemaps = ["{site.url("/sitemap.xml")}"]\nrate_per_s = {args.rate}\nconcurrency = {args.concurrency}\n'
         )
         (work / "sync").mkdir()
-        sync_settings = bench_settings(work / "sync", work / "empty", site_toml)
         (work / "empty").mkdir()
+        sync_settings = bench_settings(work / "sync", work / "empty", site_toml)
+        (work / "folder").mkdir()
+        folder_settings = bench_settings(work / "folder", work / "html")
+        if args.folder_first:  # the machine is shared: swapping the order shows what load did to either
+            folder = timed_ingest(folder_settings, embedder)
+            folder_noop = timed_ingest(folder_settings, embedder)
         first = timed_sync(sync_settings, embedder, site)
         noop = timed_sync(sync_settings, embedder, site)
         for path in list(files)[: args.edits]:
             site.page(path, files[path].read_bytes().replace(b"</article>", b"<p>An editor's late correction to this page.</p></article>"))
         edited = timed_sync(sync_settings, embedder, site)
         site.close()
-
-        (work / "folder").mkdir()
-        folder_settings = bench_settings(work / "folder", work / "html")
-        folder = timed_ingest(folder_settings, embedder)
-        folder_noop = timed_ingest(folder_settings, embedder)
+        if not args.folder_first:
+            folder = timed_ingest(folder_settings, embedder)
+            folder_noop = timed_ingest(folder_settings, embedder)
         html_mb = sum(f.stat().st_size for f in files.values()) / 1e6
         return {
             "benchmark": "site sync vs folder ingest",
@@ -149,6 +154,7 @@ def run(args) -> dict:
             "rate_per_s": args.rate,
             "concurrency": args.concurrency,
             "edits": args.edits,
+            "order": "folder ingest first" if args.folder_first else "sync first",
             "first_sync": first,
             "noop_sync": noop,
             "edited_sync": edited,
@@ -160,41 +166,52 @@ def run(args) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def render_section(r: dict) -> str:
+def render_run(r: dict) -> list[str]:
     rows = [
         ("first sync (empty index)", r["first_sync"]),
         ("no-change sync", r["noop_sync"]),
         (f"sync after {r['edits']} pages were edited", r["edited_sync"]),
+        ("folder ingest of the same HTML files (baseline)", r["folder_ingest"]),
+        ("folder re-ingest, no change", r["folder_noop_ingest"]),
     ]
     lines = [
-        f"{r['pages']} article pages ({r['html_mb']} MB of HTML: bench_ingest's remixed articles rendered with the site's "
-        "header, navigation, sidebar and footer) served on loopback by tests/site_server.py (ETag and 304 like a real "
-        f"site), listed by one sitemap, behind a robots.txt; `site.rate_per_s = {r['rate_per_s']}`, "
-        f"`site.concurrency = {r['concurrency']}` (the polite default of 4 requests per second would make any sync of "
-        f"{r['pages']} pages last at least {r['pages'] / 4:.0f} s). One warm embedder for every measurement; each run opens "
-        "a new store, as a new process would.",
+        f"#### {r.get('order', 'sync first')}",
         "",
-        "| run | seconds | requests | answered 304 | pages fetched | pages embedded | chunks embedded | failed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | seconds | CPU seconds | requests | answered 304 | pages fetched | pages embedded | chunks embedded | failed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, x in rows:
         lines.append(
-            f"| {name} | {x['seconds']} | {x['requests']} | {x['answered_304']} | {x['fetched']} | {x['pages_embedded']} | "
-            f"{x['chunks_embedded']} | {x['failed']} |"
+            f"| {name} | {x['seconds']} | {x.get('cpu_seconds', '-')} | {x.get('requests', '-')} | {x.get('answered_304', '-')} | "
+            f"{x.get('fetched', '-')} | {x['pages_embedded']} | {x['chunks_embedded']} | {x.get('failed', '-')} |"
         )
-    for name, x in (("folder ingest of the same HTML files (baseline)", r["folder_ingest"]), ("folder re-ingest, no change", r["folder_noop_ingest"])):
-        lines.append(f"| {name} | {x['seconds']} | - | - | - | {x['pages_embedded']} | {x['chunks_embedded']} | - |")
     first, folder = r["first_sync"], r["folder_ingest"]
     lines += [
         "",
-        f"The first sync took {first['seconds']} s against {folder['seconds']} s for the folder ingest of the same pages "
-        f"(ratio {first['seconds'] / folder['seconds']:.2f}; both embed {folder['chunks_embedded']} chunks, which is most of "
-        f"the time). The no-change sync made {r['noop_sync']['requests']} requests (robots.txt, the sitemap, one "
-        "conditional request per page) and embedded nothing.",
+        f"First sync against the folder ingest of the same pages: {first['seconds']} s against {folder['seconds']} s "
+        f"(ratio {first['seconds'] / folder['seconds']:.2f}; both embed {folder['chunks_embedded']} chunks, most of the time). "
+        f"Command: `nice .venv/bin/python benchmarks/bench_sync.py --pages {r['pages']} --edits {r['edits']} --rate {r['rate_per_s']:g}"
+        f"{' --folder-first' if r.get('order') == 'folder ingest first' else ''} --write-results`. Machine: {r['machine']}.",
         "",
-        f"Command: `nice .venv/bin/python benchmarks/bench_sync.py --pages {r['pages']} --edits {r['edits']} --rate {r['rate_per_s']} "
-        f"--write-results`. Machine: {r['machine']}.",
     ]
+    return lines
+
+
+def render_section(runs: list[dict]) -> str:
+    r = runs[-1]
+    lines = [
+        f"{r['pages']} article pages ({r['html_mb']} MB of HTML: bench_ingest's remixed articles rendered with the site's "
+        "header, navigation, sidebar and footer) served on loopback by tests/site_server.py (ETag and 304 like a real "
+        f"site), listed by one sitemap, behind a robots.txt; `site.rate_per_s = {r['rate_per_s']:g}`, "
+        f"`site.concurrency = {r['concurrency']}` (at the polite default of 4 requests per second any sync of "
+        f"{r['pages']} pages lasts at least {r['pages'] / 4:.0f} s; at {r['rate_per_s']:g} a no-change sync cannot take less "
+        f"than {r['pages'] / r['rate_per_s']:.1f} s). One warm embedder for every measurement; each run opens a new store, as "
+        "a new process would. The no-change sync's requests are robots.txt, the sitemap and one conditional request per "
+        "page. The machine is shared, so the runs are recorded in both orders.",
+        "",
+    ]
+    for run in runs:
+        lines += render_run(run)
     return "\n".join(lines)
 
 
@@ -204,6 +221,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=10, help="pages edited before the third sync")
     parser.add_argument("--rate", type=float, default=200.0, help="site.rate_per_s of the syncs")
     parser.add_argument("--concurrency", type=int, default=4, help="site.concurrency of the syncs")
+    parser.add_argument("--folder-first", action="store_true", help="run the folder ingest before the syncs")
     parser.add_argument("--write-results", action="store_true", help="record the figures in the Site sync section of RESULTS.md")
     args = parser.parse_args()
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -211,8 +229,10 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     if args.write_results:
         CACHE.mkdir(exist_ok=True)
-        (CACHE / "sync.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-        write_section("Site sync", render_section(result))
+        # The last run of each order is kept, so the section shows both.
+        (CACHE / f"sync-{'folder-first' if args.folder_first else 'sync-first'}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        runs = [json.loads(p.read_text(encoding="utf-8")) for p in (CACHE / "sync-sync-first.json", CACHE / "sync-folder-first.json") if p.exists()]
+        write_section("Site sync", render_section(runs))
 
 
 if __name__ == "__main__":
