@@ -53,6 +53,7 @@ class Seen:
     if_modified_since: str
     user_agent: str
     status: int
+    at: float  # time.monotonic() when it arrived
 
 
 class SiteServer(LoopbackServer):
@@ -107,6 +108,7 @@ class _SiteHandler(BaseHTTPRequestHandler):
     owner: SiteServer
 
     def do_GET(self) -> None:
+        arrived = time.monotonic()
         route = self.owner.routes.get(self.path.split("?", 1)[0], Route(status=404))
         if route.delay_s:
             time.sleep(route.delay_s)
@@ -119,7 +121,7 @@ class _SiteHandler(BaseHTTPRequestHandler):
             or (route.last_modified and self.headers.get("If-Modified-Since") == route.last_modified)
         ):
             status = 304
-        self.owner._record(Seen(self.path, self.headers.get("If-None-Match", ""), self.headers.get("If-Modified-Since", ""), self.headers.get("User-Agent", ""), status))
+        self.owner._record(Seen(self.path, self.headers.get("If-None-Match", ""), self.headers.get("If-Modified-Since", ""), self.headers.get("User-Agent", ""), status, arrived))
         body = route.body if status == 200 else b""
         try:
             self.send_response(status)

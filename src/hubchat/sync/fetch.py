@@ -80,17 +80,20 @@ class _RateLimit:
     def __init__(self, per_s: float):
         self._interval = 1.0 / per_s
         self._next = 0.0
+        self._last = 0.0
         self._lock = threading.Lock()
 
     def at_least(self, seconds: float) -> None:
-        """Space request starts at least `seconds` apart (a robots.txt Crawl-delay)."""
+        """Space request starts at least `seconds` apart (a robots.txt Crawl-delay), from the last one on."""
         with self._lock:
             self._interval = max(self._interval, seconds)
+            self._next = max(self._next, self._last + self._interval)
 
     def wait(self) -> None:
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next)
+            self._last = start
             self._next = start + self._interval
         if start > now:
             time.sleep(start - now)
