@@ -72,6 +72,7 @@ test-fast: $(VENV)/.test-deps $(PG_INITDB)
 bench: $(VENV)/.run-deps $(VENV)/.test-deps
 	$(BIN)/python benchmarks/bench_ingest.py throughput --write-results
 	$(BIN)/python benchmarks/bench_ingest.py noop --write-results
+	$(BIN)/python benchmarks/bench_sync.py --write-results
 	$(BIN)/python benchmarks/bench_retrieval_quality.py --write-results
 	$(BIN)/python benchmarks/bench_retrieval_latency.py --write-results
 	$(BIN)/python benchmarks/bench_gold_retrieval.py --write-results

@@ -269,3 +269,30 @@ def assert_index_matches_corpus(store: ChunkStore, settings: Settings, corpus: P
     saved = LexicalIndex.load(store.lexical_dir)
     assert saved is not None, "no readable lexical index on disk"
     assert sorted(saved.ids) == sorted(ids), "the saved lexical index does not hold exactly Chroma's chunk ids"
+
+
+class CountingEmbedder:
+    """The real embedder, counting what it is asked to embed (to prove that nothing was re-embedded)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.texts = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def batch_size(self) -> int:
+        return self.inner.batch_size
+
+    def embed_array(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed_array(texts)
+
+    def embed_query(self, text):
+        return self.inner.embed_query(text)

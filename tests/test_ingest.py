@@ -20,6 +20,7 @@ from hubchat.ingest.pipeline import ingest
 from tests.helpers import (
     SAMPLES,
     SMALL_CHUNKS_TOML,
+    CountingEmbedder,
     assert_index_matches_corpus,
     chroma_records,
     expected_chunk_ids,
@@ -34,33 +35,6 @@ from tests.ingest_child import corpus_in_groups, finish, read_until, run_ingest_
 
 SMALL = SMALL_CHUNKS_TOML
 URLS = sorted(s.url for s in SAMPLES)
-
-
-class CountingEmbedder:
-    """The real embedder, counting what it is asked to embed (to prove that nothing was re-embedded)."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.texts = 0
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def batch_size(self) -> int:
-        return self.inner.batch_size
-
-    def embed_array(self, texts):
-        self.texts += len(texts)
-        return self.inner.embed_array(texts)
-
-    def embed_query(self, text):
-        return self.inner.embed_query(text)
 
 
 @pytest.fixture

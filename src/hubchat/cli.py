@@ -1,4 +1,4 @@
-"""The `hubchat` command: ingest, status, ask, serve, eval."""
+"""The `hubchat` command: ingest, sync, status, ask, serve, eval."""
 
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ def print_ingest_summary(summary, console: Console) -> None:
 
 STAGE_LABELS = {
     "scan": "Reading files",
+    "list": "Reading sitemaps and feeds",
+    "fetch": "Fetching pages",
     "chunk": "Chunking articles",
     "embed": "Embedding chunks",
     "baseline index": "Embedding the baseline's chunks",
@@ -108,6 +110,26 @@ def progress_bars(console: Console = console):
         yield progress
 
 
+def print_sync_summary(summary, console: Console) -> None:
+    table = Table(title="Sync summary", show_header=False, title_justify="left")
+    table.add_row("fetched", str(summary.fetched))
+    table.add_row("not modified", str(summary.not_modified))
+    table.add_row("added", str(len(summary.added)))
+    table.add_row("changed", str(len(summary.updated)))
+    table.add_row("removed", str(len(summary.removed)))
+    table.add_row("failed", str(len(summary.failed)))
+    table.add_row("skipped", str(len(summary.skipped)))
+    table.add_row("requests", str(summary.requests))
+    table.add_row("chunks embedded", str(summary.chunks_written))
+    table.add_row("chunks in index", str(summary.chunks_total))
+    table.add_row("seconds", f"{summary.seconds:.1f}")
+    console.print(table)
+    for url, reason in summary.failed:
+        console.print(f"  [red]failed[/] {url}: {reason}", highlight=False, soft_wrap=True)
+    for url, reason in summary.skipped:
+        console.print(f"  [yellow]skipped[/] {url}: {reason}", highlight=False, soft_wrap=True)
+
+
 def run_ingest_with_progress(runtime, corpus_dir=None, rebuild=False, console: Console = console):
     with progress_bars(console) as progress:
         return runtime.ingest(corpus_dir=corpus_dir, rebuild=rebuild, progress=progress)
@@ -133,6 +155,28 @@ def ingest(
 
 
 @app.command()
+def sync(
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Fetch the site's pages (site.sitemaps, site.feeds, site.urls) and index them. Unchanged pages cost one
+    conditional request; pages gone from the site are removed; a page that fails keeps its last good version."""
+    from hubchat.runtime import Runtime
+
+    try:
+        settings = _settings(config, profile, verbose)
+        runtime = Runtime(settings)
+        with progress_bars(console) as progress:
+            summary = runtime.sync(progress=progress)
+    except HubchatError as exc:
+        _fail(exc)
+    print_sync_summary(summary, out)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def status(config: ConfigOpt = None, profile: ProfileOpt = None, verbose: VerboseOpt = False) -> None:
     """Show what is indexed, where, and with which models."""
     from hubchat.runtime import Runtime
@@ -148,7 +192,7 @@ def status(config: ConfigOpt = None, profile: ProfileOpt = None, verbose: Verbos
         table.add_row("corpus", str(settings.corpus.path))
         table.add_row("store", f"{settings.store.mode}: {store.location}")
         table.add_row("embedding model", runtime.embeddings.name)
-        table.add_row("articles indexed", str(len(states)))
+        table.add_row("articles indexed", f"{len(states)} ({sum(s.from_site for s in states.values())} from the site)")
         table.add_row("incomplete articles", str(sum(not s.complete for s in states.values())))
         table.add_row("chunks", str(store.count()))
         table.add_row("lexical index", f"{len(store.lexical)} chunks, in sync" if store.lexical.fingerprint else "empty")
@@ -216,12 +260,13 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: ui.host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: ui.port).")] = None,
-    no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Serve the index as it is, without updating it first.")] = False,
+    no_ingest: Annotated[bool, typer.Option("--no-ingest", help="Serve the index as it is: no ingest first, no folder watching, no site sync.")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Update the index if the corpus changed, then serve the web chat."""
+    """Update the index if the corpus changed, then serve the web chat, watching the corpus folder (corpus.watch)
+    and syncing the site every site.interval_s seconds meanwhile."""
     from hubchat.runtime import Runtime
 
     try:
@@ -235,7 +280,15 @@ def serve(
         _prepare_chat_backend(runtime)
         from hubchat.web.server import launch
 
-        launch(runtime, host=host, port=port)
+        updates = runtime.background_updates()
+        if not no_ingest and (updates.corpus_dir or updates.interval_s):
+            # Their summaries are what an operator wants to see in the log, even without --verbose.
+            logging.getLogger("hubchat.sync").setLevel(logging.INFO)
+            updates.start()
+        try:
+            launch(runtime, host=host, port=port)
+        finally:
+            updates.stop()
     except HubchatError as exc:
         _fail(exc)
 

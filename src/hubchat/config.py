@@ -59,6 +59,85 @@ class CorpusSettings(_Section):
         gt=0,
         description="Largest corpus file read, in bytes; larger files are skipped with a warning in the ingest summary.",
     )
+    watch: bool = Field(
+        default=True,
+        description="While `hubchat serve` runs, watch the corpus folder and ingest a new, edited or deleted file "
+        "within seconds (incrementally, while the chat keeps serving).",
+    )
+
+
+class SiteSettings(_Section):
+    """`[site]`: pages fetched from the site itself by `hubchat sync` (and by `hubchat serve` on an interval).
+
+    Nothing is fetched unless one of `sitemaps`, `feeds` or `urls` is set.
+    """
+
+    sitemaps: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses of sitemaps (`sitemap.xml`, or a sitemap index listing sitemaps) whose pages are "
+        "indexed. A page that leaves the sitemap leaves the index.",
+    )
+    feeds: tuple[str, ...] = Field(
+        default=(),
+        description="Addresses of RSS or Atom feeds whose entries' pages are indexed. A page that leaves the feed "
+        "leaves the index (a feed lists recent articles: prefer a sitemap for the whole site).",
+    )
+    urls: tuple[str, ...] = Field(default=(), description="Addresses of single pages to index.")
+    interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="While `hubchat serve` runs, sync the site this often, in seconds (the first sync right after "
+        "start-up); 0 never syncs from `serve` (run `hubchat sync` instead).",
+    )
+    user_agent: str = Field(
+        default="hubchat/0.1 (article sync for the site's chat assistant)",
+        min_length=1,
+        description="User-Agent header of every request; also the name looked up in the site's `robots.txt`, which "
+        "is always obeyed.",
+    )
+    concurrency: int = Field(default=4, ge=1, le=32, description="Requests in flight at once.")
+    rate_per_s: float = Field(
+        default=4.0, gt=0, description="Requests started per second at most, across all of them (be polite to the site)."
+    )
+    timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Longest one request may take, in seconds (connecting, waiting and reading the whole page); a "
+        "page that takes longer counts as failed and keeps its last good version.",
+    )
+    max_page_bytes: int = Field(
+        default=2_000_000,
+        gt=0,
+        description="Largest page (or sitemap or feed) read, in bytes; a larger one counts as failed and keeps its "
+        "last good version.",
+    )
+    max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects followed per request; more (or a redirect loop) is a failure."
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of a request that timed out, could not connect or got a 5xx answer, after waiting "
+        "`site.backoff_s`, then twice that, and so on.",
+    )
+    backoff_s: float = Field(default=0.5, ge=0, description="Wait before the first retry, in seconds; it doubles each retry.")
+
+    @model_validator(mode="after")
+    def _addresses_are_http(self) -> SiteSettings:
+        from urllib.parse import urlsplit
+
+        for kind in ("sitemaps", "feeds", "urls"):
+            for address in getattr(self, kind):
+                parts = urlsplit(address)
+                if parts.scheme not in ("http", "https") or not parts.netloc:
+                    raise ValueError(f"site.{kind}: {address!r} is not an http(s) address such as https://example.com/sitemap.xml")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether any source is set (otherwise nothing is ever fetched)."""
+        return bool(self.sitemaps or self.feeds or self.urls)
 
 
 class IndexSettings(_Section):
@@ -471,6 +550,7 @@ class Settings(BaseSettings):
     )
 
     corpus: CorpusSettings = CorpusSettings()
+    site: SiteSettings = SiteSettings()
     index: IndexSettings = IndexSettings()
     store: StoreSettings = StoreSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()

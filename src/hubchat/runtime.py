@@ -95,3 +95,23 @@ class Runtime:
             # A rebuild replaces the live collection, so one built with another embedding model is no reason to stop.
             self.__dict__["store"] = ChunkStore(self.settings, self.embeddings, check_model=False)
         return ingest(self.settings, self.store, self.embeddings, corpus_dir=corpus_dir, rebuild=rebuild, progress=progress)
+
+    def sync(self, progress=None):
+        """One sync of the site pages (`site`) into this runtime's store; see `hubchat.sync.site.sync_site`."""
+        from hubchat.sync.site import sync_site
+
+        return sync_site(self.settings, self.store, self.embeddings, progress=progress)
+
+    def background_updates(self):
+        """`serve`'s watcher of the corpus folder (`corpus.watch`) and interval sync (`site.interval_s`), not
+        started yet; they update this runtime's store, which the chat answers from."""
+        from pathlib import Path
+
+        from hubchat.sync.background import BackgroundUpdates
+
+        s = self.settings
+        return BackgroundUpdates(
+            self,
+            corpus_dir=Path(s.corpus.path) if s.corpus.watch else None,
+            interval_s=s.site.interval_s if s.site.configured else 0.0,
+        )

@@ -119,6 +119,37 @@ class IngestSummary:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class SyncSummary:
+    """What one sync from the site did. Pages are named by the address they were listed under.
+
+    Attributes:
+        fetched: pages that answered with a body (200).
+        not_modified: pages that answered 304 to a conditional request, or whose body had not changed.
+        added, updated, removed: article ids written for the first time, rewritten, and deleted.
+        failed: (address, reason) of pages (or sitemaps and feeds) that could not be fetched or read; a page
+            that fails keeps its last good version, and a listing that fails keeps all the pages it listed.
+        skipped: (address, reason) of pages deliberately not indexed (robots.txt, duplicates).
+        requests: HTTP requests made, retries and robots.txt included.
+    """
+
+    fetched: int = 0
+    not_modified: int = 0
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    requests: int = 0
+    chunks_written: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
 # ---- retrieval -> answer ----
 
 @dataclass(frozen=True)

@@ -25,6 +25,12 @@ class ArticleState:
     def complete(self) -> bool:
         return not self.stale_ids and len(self.chunk_ids) == self.expected_chunks
 
+    @property
+    def from_site(self) -> bool:
+        """Whether the article was fetched from the site (its source is the page's address) rather than read from
+        the corpus folder (a relative path): each of the two updates and removes only its own articles."""
+        return "://" in self.source_path
+
 
 @dataclass(frozen=True)
 class ArticleVersion:

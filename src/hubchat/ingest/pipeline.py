@@ -3,6 +3,8 @@
 An article is re-embedded only when its file's bytes or the chunking settings changed. Unchanged files are
 recognised from their hash without being parsed. The store is written in whole articles whose chunks carry their
 version and chunk count, so a run killed at any point leaves a usable index that the next run completes.
+Articles synced from the site (`hubchat.sync`, through `embed_and_write`) share the index; the folder ingest
+never updates or removes them, except that a folder file holding the same article id replaces the page's copy.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ def ingest(
     if not root.is_dir():
         raise InputError(f"corpus folder not found: {root}")
     with ingest_lock(settings):
+        if not rebuild:
+            # A long-lived (serving) process's store may not have noticed another process's rebuild yet.
+            store.refresh(force=True)
         return _ingest(settings, store, embeddings, root, rebuild, progress or (lambda stage, done, total: None), started)
 
 
@@ -136,17 +141,21 @@ def _ingest(
     # A rebuild fills the next generation beside the live one, which keeps serving until the switch at the end.
     store = live.staging() if rebuild else live
     states = store.article_states()
-    candidates, skipped = _scan(root, settings, embeddings.name, states, report)
+    # Pages synced from the site share the index but are the sync's to update and remove, never the folder's.
+    site_pages = {k: s for k, s in states.items() if s.from_site}
+    folder_states = {k: s for k, s in states.items() if not s.from_site}
+    candidates, skipped = _scan(root, settings, embeddings.name, folder_states, report)
     chosen, duplicates = _choose(candidates)
     unchanged = [c for c in chosen.values() if c.article is None]
-    deleted = _remove_gone(store, states, chosen, unchanged)
+    deleted = _remove_gone(store, folder_states, chosen, unchanged)
     to_write = [c.article for c in chosen.values() if c.article is not None]
-    added, updated, written, new_states = _embed_and_write(to_write, states, settings, store, embeddings, embeddings.name, report)
+    added, updated, written, new_states = embed_and_write(to_write, states, settings, store, embeddings, report)
 
     store.sync_lexical(force=bool(deleted or added or updated or rebuild))
     # What the store now holds, so the next run need not read every chunk's metadata back (checked against
     # Chroma's ids before it is saved, and again before it is used).
-    final = {c.article_id: dataclasses.replace(states[c.article_id], stale_ids=()) for c in unchanged}
+    final = dict(site_pages)  # a folder article with a site page's id replaces it (new_states below)
+    final.update({c.article_id: dataclasses.replace(states[c.article_id], stale_ids=()) for c in unchanged})
     final.update(new_states)
     store.save_manifest(list(final.values()))
     if rebuild:
@@ -226,10 +235,18 @@ def _embed(embeddings: Embedder, texts: list[str]) -> np.ndarray:
     return embeddings.embed_array(texts)
 
 
-def _embed_and_write(
-    articles, states, settings, store, embeddings, name, report
+def embed_and_write(
+    articles: list[Article],
+    states: dict[str, ArticleState],
+    settings: Settings,
+    store: ChunkStore,
+    embeddings: Embedder,
+    report: ProgressFn,
 ) -> tuple[list[str], list[str], int, dict[str, ArticleState]]:
     """Chunk the articles, embed their chunks in groups, and write articles as soon as all their chunks have vectors.
+
+    Returns:
+        (added ids, updated ids (those already in `states`), chunks written, the new state of each written article).
 
     Embedding runs in a worker thread (onnxruntime releases the GIL), so chunking and Chroma writes overlap with it
     instead of adding to it. Groups are a fixed number of embedder batches taken across article boundaries, so
@@ -238,6 +255,7 @@ def _embed_and_write(
     added: list[str] = []
     updated: list[str] = []
     new_states: dict[str, ArticleState] = {}
+    name = embeddings.name
     group_size = embeddings.batch_size * GROUP_BATCHES
     pending: list[_Pending] = []
     texts: list[tuple[int, int, str]] = []  # (index in pending, chunk ordinal, embedding text), in reading order
