@@ -99,10 +99,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresS
         })
         for name in ("a", "b")
     ]
-    done = run_hubchat(envs[0], "ingest")
-    assert done.returncode == 0, f"the first ingest failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     apps: list[AppProcess] = []
     try:
+        done = run_hubchat(envs[0], "ingest")
+        assert done.returncode == 0, f"the first ingest failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
         ports = [free_port(), free_port()]
         procs = [start_app(env, port, folder / f"serve-{port}.log") for env, port in zip(envs, ports)]
         for proc, port in zip(procs, ports):
