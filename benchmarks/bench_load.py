@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,20 +56,23 @@ def load_questions() -> list[tuple[str, str]]:
     return out
 
 
-def user(url: str, questions: list[tuple[str, str]], seed: int, deadline: float, think: float, log: UserLog) -> None:
+def user(urls: Sequence[str], questions: list[tuple[str, str]], seed: int, deadline: float, think: float, log: UserLog) -> None:
+    """One simulated user: asks the questions in its own order until `deadline`, round-robin over `urls` (one
+    gradio_client per app process; each question goes to the next process)."""
     from gradio_client import Client
 
     rng = random.Random(seed)
     order = questions[:]
     rng.shuffle(order)
     try:
-        client = Client(url, verbose=False)
+        clients = [Client(url, verbose=False) for url in urls]
     except Exception as exc:  # noqa: BLE001 - a user that cannot connect is an error of the run
         log.errors.append(f"connect: {type(exc).__name__}: {exc}")
         return
     i = 0
     while time.monotonic() < deadline:
         question, history = order[i % len(order)]
+        client = clients[(i + seed) % len(clients)]
         i += 1
         start = time.perf_counter()
         try:
@@ -164,7 +168,7 @@ def main() -> None:
     cpu0, wall0 = cpu_seconds(proc.pid), time.perf_counter()
     deadline = time.monotonic() + args.seconds
     threads = [
-        threading.Thread(target=user, args=(url, questions, n, deadline, args.think, logs[n]), daemon=True)
+        threading.Thread(target=user, args=([url], questions, n, deadline, args.think, logs[n]), daemon=True)
         for n in range(args.users)
     ]
     for t in threads:

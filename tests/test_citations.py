@@ -91,6 +91,16 @@ def test_out_of_range_markers_are_removed_and_recorded(marker):
     assert report.verdict == "no_citations"
 
 
+@pytest.mark.parametrize("answer", ["[1]", "  [2] ", "[1][4]", "[1, 2]\n"])
+def test_an_answer_of_markers_only_cites_nothing_and_does_not_crash(answer):
+    # Found by the soak benchmark: the checker indexed the sentence a marker belongs to, and there was none.
+    report = check(answer)
+    assert report.text.strip() == ""
+    assert report.sentences == () and report.cited_numbers == ()
+    assert {i.kind for i in report.issues} == {"no_sentence"}
+    assert report.verdict == "no_citations"
+
+
 def test_an_out_of_range_number_inside_a_group_is_dropped_and_the_rest_kept():
     answer = "Weaviate is written in Go [4, 9]."
     report = check(answer)

@@ -176,7 +176,8 @@ class RetrievalResult:
 
 # ---- checking ----
 
-IssueKind = Literal["out_of_range", "malformed", "duplicate"]
+# "no_sentence": a marker in an answer with no words for it to cite from (an answer of markers only).
+IssueKind = Literal["out_of_range", "malformed", "duplicate", "no_sentence"]
 Verdict = Literal["supported", "weak", "unsupported", "uncited", "not_a_claim"]
 # Sentence verdicts that call for a reader's care and an editor's look: the answer note, the review list and the
 # sentence styling all use this one set.

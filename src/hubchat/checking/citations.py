@@ -272,6 +272,9 @@ def check_citations(
         raise ValueError(f"need 0 <= weak_threshold ({weak_threshold}) <= supported_threshold ({supported_threshold}) <= 1")
     bare, groups, issues = _scan(answer, len(passages))
     segments = split_sentences(bare)
+    if not segments and groups:  # markers with no sentence to belong to: nothing cites, they all leave the text
+        issues += [CitationMarkerIssue("no_sentence", g.raw, g.position) for g in groups]
+        groups = []
     owners = _assign_markers(segments, groups, issues)
     refusal = strip_markers(refusal_text or "")
     rows = _rows(bare, segments, groups, owners, _refusal_sentences(refusal))
