@@ -75,3 +75,20 @@ def is_flagged(result: AnswerResult) -> bool:
     if report is None or result.refused:
         return False
     return bool(report.issues) or any(s.verdict in FLAGGED_VERDICTS for s in report.sentences)
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """A reader's question that the articles did not answer well: refused, or answered with flagged sentences.
+
+    Attributes:
+        standalone_question: the question as searched (follow-ups rewritten to stand alone), what groups it.
+    """
+
+    answer_id: str
+    created_at: str
+    conversation_id: str
+    question: str
+    standalone_question: str
+    refused: bool
+    flagged: bool

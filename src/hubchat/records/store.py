@@ -41,6 +41,7 @@ from hubchat.records.models import (
     NEGATIVE_LABELS,
     REVIEW_LABELS,
     AnswerRecord,
+    AskedQuestion,
     Feedback,
     ListFilter,
     Review,
@@ -205,6 +206,25 @@ class Records:
         query = select(answers).where(_list_filter(which)).order_by(*_newest_first()).limit(int(limit))
         with reading(self._engine) as conn:
             return _answer_records(conn, query)
+
+    def unanswered_questions(self, since: str | None = None) -> list[AskedQuestion]:
+        """Questions refused or answered with flagged sentences, oldest first: the raw material of content gaps.
+
+        Args:
+            since: only those recorded at or after this ISO 8601 UTC time (text compares as time: fixed width).
+        """
+        query = select(
+            answers.c.id, answers.c.created_at, answers.c.conversation_id, answers.c.question,
+            answers.c.standalone_question, answers.c.refused, answers.c.flagged,
+        ).where(or_(answers.c.refused.is_(True), answers.c.flagged.is_(True)))
+        if since:
+            query = query.where(answers.c.created_at >= since)
+        with reading(self._engine) as conn:
+            rows = conn.execute(query.order_by(answers.c.created_at, answers.c.seq)).all()
+        return [
+            AskedQuestion(r.id, r.created_at, r.conversation_id, r.question, r.standalone_question, bool(r.refused), bool(r.flagged))
+            for r in rows
+        ]
 
     def review_history(self, answer_id: str) -> list[Review]:
         """Every verdict ever saved for an answer, oldest first."""

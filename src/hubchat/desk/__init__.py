@@ -1,0 +1,11 @@
+"""The editors' desk: what the records say about the articles, computed for the review page and `hubchat eval`.
+
+- `gaps`: content gaps, the questions readers asked that the articles did not answer (refused, or answered
+  with flagged sentences), grouped into topics by clustering their embeddings, ranked by how many readers asked
+  and how recently, each with the articles closest to it.
+- `export`: the desk's tables as CSV (spreadsheet-safe) and JSON.
+
+May import hubchat.records, hubchat.types, hubchat.errors and third-party analysis libraries (numpy,
+scikit-learn); it takes the embedder and the article search as arguments, so it sits below the web stage and
+the evaluation (which both use it) and never builds a runtime itself.
+"""
