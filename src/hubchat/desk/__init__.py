@@ -3,6 +3,8 @@
 - `gaps`: content gaps, the questions readers asked that the articles did not answer (refused, or answered
   with flagged sentences), grouped into topics by clustering their embeddings, ranked by how many readers asked
   and how recently, each with the articles closest to it.
+- `health`: article health, per article its citations, how many failed (checker and editors), the reader
+  ratings of the answers citing it and the editors' "needs update" mark; sorted and filtered for the page.
 - `export`: the desk's tables as CSV (spreadsheet-safe) and JSON.
 
 May import hubchat.records, hubchat.types, hubchat.errors and third-party analysis libraries (numpy,

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from hubchat.desk.gaps import GapGroup
+from hubchat.desk.health import ArticleHealth
 
 GAP_CSV_COLUMNS = (
     "rank", "typical_questions", "asked", "readers", "refused", "flagged", "first_asked", "last_asked",
@@ -56,3 +57,18 @@ def _csv_safe(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+HEALTH_CSV_COLUMNS = (
+    "article_id", "title", "url", "answers", "cited", "checker_flagged", "editor_supported", "editor_wrong_citation",
+    "editor_unsupported", "helpful", "not_helpful", "needs_update", "mark_note", "marked_by", "marked_at",
+)
+
+
+def health_csv(rows: Sequence[ArticleHealth]) -> str:
+    """One line per article, in the order given (the page's sort and filter)."""
+    return _csv(HEALTH_CSV_COLUMNS, ([
+        r.article_id, r.title, r.url, r.answers, r.cited, r.checker_flagged, r.supported, r.wrong_citation,
+        r.unsupported, r.helpful, r.not_helpful, "yes" if r.needs_update else "no",
+        r.mark.note if r.mark else "", r.mark.editor if r.mark else "", r.mark.created_at if r.mark else "",
+    ] for r in rows))

@@ -92,3 +92,14 @@ class AskedQuestion:
     standalone_question: str
     refused: bool
     flagged: bool
+
+
+@dataclass(frozen=True)
+class ArticleMark:
+    """An editor's "needs update" mark on an article (needs_update False: the mark was cleared), with a note."""
+
+    article_id: str
+    needs_update: bool
+    note: str
+    editor: str
+    created_at: str
