@@ -109,6 +109,13 @@ def test_since_keeps_only_recent_questions(records):
     assert [q.question for q in records.unanswered_questions(since=cut)] == ["A new question?"]
 
 
+def test_api_questions_count_one_reader_each(records, embedder):
+    for _ in range(2):  # /ask records every caller under one conversation id: each answer is its own reader
+        records.record_answer(_answer("How much does a football season ticket cost?", True), conversation_id="api", channel="api")
+    [group] = find_gaps(records.unanswered_questions(), embedder.embed_array)
+    assert (group.asked, group.readers) == (2, 2)
+
+
 def test_no_questions_no_groups(records, embedder):
     assert find_gaps(records.unanswered_questions(), embedder.embed_array) == ()
 

@@ -46,7 +46,8 @@ class GapGroup:
     Attributes:
         typical: the questions closest to the group's centroid, most typical first (its label).
         questions: every question of the group, oldest first.
-        readers: distinct conversations that asked (one reader asking three times counts once).
+        readers: distinct readers that asked (one conversation asking three times counts once; see
+            AskedQuestion.reader).
         refused, flagged: how many of the questions were refused / answered with flagged sentences.
         last_asked: the newest question's time (ISO 8601 UTC).
     """
@@ -120,7 +121,7 @@ def _group(members: list[AskedQuestion], vectors: np.ndarray, search: DenseSearc
     times = sorted(q.created_at for q in members)
     return GapGroup(
         rank=0, typical=tuple(typical), questions=tuple(sorted(members, key=lambda q: q.created_at)),
-        readers=len({q.conversation_id or q.answer_id for q in members}),
+        readers=len({q.reader for q in members}),
         refused=sum(q.refused for q in members), flagged=sum(q.flagged for q in members),
         first_asked=times[0], last_asked=times[-1],
         closest=_closest_articles(centroid, search) if search is not None else (),

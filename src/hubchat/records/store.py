@@ -248,7 +248,7 @@ class Records:
             since: only those recorded at or after this ISO 8601 UTC time (text compares as time: fixed width).
         """
         query = select(
-            answers.c.id, answers.c.created_at, answers.c.conversation_id, answers.c.question,
+            answers.c.id, answers.c.created_at, answers.c.conversation_id, answers.c.channel, answers.c.question,
             answers.c.standalone_question, answers.c.refused, answers.c.flagged,
         ).where(or_(answers.c.refused.is_(True), answers.c.flagged.is_(True)))
         if since:
@@ -256,7 +256,7 @@ class Records:
         with reading(self._engine) as conn:
             rows = conn.execute(query.order_by(answers.c.created_at, answers.c.seq)).all()
         return [
-            AskedQuestion(r.id, r.created_at, r.conversation_id, r.question, r.standalone_question, bool(r.refused), bool(r.flagged))
+            AskedQuestion(r.id, r.created_at, r.conversation_id, r.channel, r.question, r.standalone_question, bool(r.refused), bool(r.flagged))
             for r in rows
         ]
 
