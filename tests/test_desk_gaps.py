@@ -81,6 +81,7 @@ def test_unanswered_questions_are_grouped_by_topic_and_ranked_by_readers(records
     assert freezing.closest[0].title.startswith("Sourdough Starter Care")
     assert crabs.closest[0].article_id.endswith("tide-pools")
     assert all(a.similarity > b.similarity for a, b in zip(freezing.closest, freezing.closest[1:]))
+    assert football.closest == ()  # no article is about football: a subject for a new one
 
 
 def test_the_same_records_always_give_the_same_groups(records, embedder):

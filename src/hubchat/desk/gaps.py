@@ -22,6 +22,9 @@ from hubchat.types import Chunk
 DISTANCE_THRESHOLD = 0.5
 TYPICAL_QUESTIONS = 3
 CLOSEST_ARTICLES = 3
+# Articles less similar than this to a group are not offered as close: a topic no article touches is a gap to
+# write a new article for, not one to extend (MiniLM scores unrelated texts around 0 to 0.15).
+MIN_SIMILARITY = 0.2
 # Chunks fetched per group to find its closest articles: several chunks of one article often rank together.
 _CHUNKS_SEARCHED = 30
 
@@ -31,7 +34,8 @@ DenseSearch = Callable[[Sequence[float], int], list[tuple[Chunk, float]]]
 
 @dataclass(frozen=True)
 class ClosestArticle:
-    """An article near a gap: the best cosine similarity of any of its chunks to the group's centroid."""
+    """An article near a gap: the best cosine similarity of any of its chunks to the group's centroid (at least
+    MIN_SIMILARITY)."""
 
     article_id: str
     title: str
@@ -131,6 +135,8 @@ def _group(members: list[AskedQuestion], vectors: np.ndarray, search: DenseSearc
 def _closest_articles(centroid: np.ndarray, search: DenseSearch) -> tuple[ClosestArticle, ...]:
     best: dict[str, ClosestArticle] = {}
     for chunk, score in search(centroid.tolist(), _CHUNKS_SEARCHED):
+        if score < MIN_SIMILARITY:
+            continue
         if chunk.article_id not in best or score > best[chunk.article_id].similarity:
             best[chunk.article_id] = ClosestArticle(chunk.article_id, chunk.title, chunk.url, round(float(score), 4))
     return tuple(sorted(best.values(), key=lambda a: (-a.similarity, a.article_id))[:CLOSEST_ARTICLES])

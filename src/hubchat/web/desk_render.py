@@ -32,7 +32,7 @@ def gaps_html(groups: Sequence[GapGroup], site_url: str = "") -> str:
             f'<div class="hc-gap-head"><b>#{g.rank}</b> · asked <b>{g.asked}</b> time{"s" if g.asked != 1 else ""} by '
             f'<b>{g.readers}</b> reader{"s" if g.readers != 1 else ""} · {g.refused} refused, {g.flagged} flagged · '
             f'last {esc(_when(g.last_asked))}</div><ul class="hc-typical">{typical}</ul>'
-            f'<div class="hc-closest">Closest articles: {closest or "none indexed"}</div></li>'
+            f'<div class="hc-closest">Closest articles: {closest or "none close: a subject for a new article"}</div></li>'
         )
     return f'<ol class="hc-gaps">{"".join(items)}</ol>'
 
