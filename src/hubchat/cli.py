@@ -85,6 +85,7 @@ STAGE_LABELS = {
     "retrieval": "Ranking (BM25, dense, hybrid)",
     "answers": "Answering (all systems)",
     "checker pairs": "Checking labelled pairs",
+    "regression": "Asking approved answers again",
 }
 
 
@@ -313,7 +314,7 @@ def _command_line(ctx: typer.Context) -> str:
 @app.command("eval")
 def evaluate(
     ctx: typer.Context,
-    source: Annotated[Path, typer.Argument(help="A BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv), or a .jsonl of questions over the corpus folder (e.g. tests/data/gold.jsonl).")],
+    source: Annotated[Path | None, typer.Argument(help="A BEIR-style folder (corpus.jsonl, queries.jsonl, qrels.tsv), or a .jsonl of questions over the corpus folder (e.g. tests/data/gold.jsonl). Not with --from-reviews.")] = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="For a .jsonl question file: the corpus folder it asks about (default: corpus.path).")] = None,
     backend: Annotated[str | None, typer.Option("--backend", "-b", help="Chat backend to answer with: local, openai, openai-compatible or extractive (default: chat.backend).")] = None,
     systems: Annotated[str, typer.Option("--systems", help="Comma-separated answer systems: hubchat, hubchat-bm25, hubchat-dense, hubchat-full (whole passages in the prompt), langchain-baseline; 'none' for retrieval only.")] = ",".join(DEFAULT_SYSTEMS),
@@ -322,6 +323,7 @@ def evaluate(
     no_retrieval: Annotated[bool, typer.Option("--no-retrieval", help="Skip the retrieval measures.")] = False,
     checker_pairs: Annotated[int | None, typer.Option("--checker-pairs", min=0, help="SciFact claims to test the citation checker with (default: eval.checker_pairs; 0 skips).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Results folder (default: a new folder under eval.results_dir).")] = None,
+    from_reviews: Annotated[bool, typer.Option("--from-reviews", help="Instead of a set: measure the citation checker against the editors' verdicts in the records store, and ask the editor-approved answers again as a regression set.")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
     verbose: VerboseOpt = False,
@@ -330,6 +332,7 @@ def evaluate(
 
     Writes records.jsonl (one record per question and system), summary.md, summary.json and PNG charts, and prints
     the summary. A question that fails is a recorded row with its error, not the end of the run.
+    With --from-reviews: writes reviews.json and summary.md from the records store instead (README, Editors' desk).
     """
     import datetime as dt
 
@@ -337,6 +340,14 @@ def evaluate(
         _setup_logging(verbose)
         # Through the loader, so a misspelt backend gets the same one-line error as in the config file.
         settings = load_settings(config, profile, **({"chat": {"backend": backend}} if backend else {}))
+        if from_reviews:
+            if source is not None:
+                raise typer.BadParameter("--from-reviews reads the records store: give no evaluation set with it")
+            folder = out_dir or Path(settings.eval.results_dir) / f"reviews-{settings.chat.backend}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+            _eval_from_reviews(settings, folder, _command_line(ctx))
+            return
+        if source is None:
+            raise typer.BadParameter("give an evaluation set (a BEIR folder or a .jsonl of questions), or --from-reviews")
         from hubchat.eval.harness import EvalOptions, run_eval, set_name
         from hubchat.eval.report import record_line, write_results
 
@@ -375,6 +386,19 @@ def eval_summary(
     except HubchatError as exc:
         _fail(exc)
     out.print(text, markup=False, highlight=False)
+
+
+def _eval_from_reviews(settings: Settings, folder: Path, command: str) -> None:
+    from hubchat.eval.from_reviews import run_from_reviews, write_reviews_report
+    from hubchat.records import open_records
+    from hubchat.runtime import Runtime
+
+    runtime = Runtime(settings)
+    with open_records(settings.ui) as records, progress_bars() as progress:
+        report = run_from_reviews(records, lambda q, f: runtime.answerer.answer(q, filters=f), progress)
+    files = write_reviews_report(report, folder, command)
+    out.print(files["summary"].read_text(encoding="utf-8"), markup=False, highlight=False)
+    console.print(f"Results in {folder}", highlight=False)
 
 
 def _prepare_chat_backend(runtime) -> None:

@@ -1,7 +1,8 @@
 """Records: the persistent store of what the chat answered, what readers thought of it, and what editors decided.
 
-- `store`: `Records`, the store's one public class (answers, sentences, reader feedback, editor verdicts).
-- `models`: the frozen records it returns (`AnswerRecord`, `Review`, `Feedback`) and the verdict labels.
+- `store`: `Records`, the store's one public class (answers, sentences, reader feedback, editor verdicts,
+  editors' marks on articles).
+- `models`: the frozen records it returns (`AnswerRecord`, `Review`, `Feedback`, `AskedQuestion`, `ArticleMark`) and the verdict labels.
 - `schema`: the tables as SQLAlchemy Core objects; `export`: the verdicts as CSV.
 - `database`: engines for the two backends (an SQLite file by default, a PostgreSQL URL to scale out), their
   durability settings, and clear errors when a database cannot be reached.
@@ -12,13 +13,25 @@ evaluation reads them, so both sit above it.
 """
 
 from hubchat.records.export import CSV_COLUMNS
-from hubchat.records.models import REVIEW_LABELS, AnswerRecord, Feedback, ListFilter, Review, ReviewLabel, is_flagged
+from hubchat.records.models import (
+    REVIEW_LABELS,
+    AnswerRecord,
+    ArticleMark,
+    AskedQuestion,
+    Feedback,
+    ListFilter,
+    Review,
+    ReviewLabel,
+    is_flagged,
+)
 from hubchat.records.store import Records, open_records
 
 __all__ = [
     "CSV_COLUMNS",
     "REVIEW_LABELS",
     "AnswerRecord",
+    "ArticleMark",
+    "AskedQuestion",
     "Feedback",
     "ListFilter",
     "Records",

@@ -11,6 +11,8 @@ ReviewLabel = Literal["supported", "wrong_citation", "unsupported"]
 REVIEW_LABELS: tuple[str, ...] = ("supported", "wrong_citation", "unsupported")
 NEGATIVE_LABELS: tuple[str, ...] = ("wrong_citation", "unsupported")
 ListFilter = Literal["all", "flagged", "unreviewed"]
+# The conversation ids channels record when they know no reader's conversation (hubchat.web: /ask, /v1, widget).
+SHARED_CONVERSATION_IDS = frozenset({"api", "openai-api", "widget"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ class AnswerRecord:
     verdict: str
     refused: bool
     flagged: bool
+
+    @property
+    def reader(self) -> str:
+        if not self.conversation_id or self.conversation_id in SHARED_CONVERSATION_IDS:
+            return f"answer:{self.answer_id}"
+        return f"conversation:{self.conversation_id}"
     notes: tuple[str, ...]
     filters: dict
     sources: tuple[Source, ...]
@@ -75,3 +83,40 @@ def is_flagged(result: AnswerResult) -> bool:
     if report is None or result.refused:
         return False
     return bool(report.issues) or any(s.verdict in FLAGGED_VERDICTS for s in report.sentences)
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """A reader's question that the articles did not answer well: refused, or answered with flagged sentences.
+
+    Attributes:
+        standalone_question: the question as searched (follow-ups rewritten to stand alone), what groups it.
+        reader: who asked, as far as the records tell: the conversation, or the answer itself where the channel
+            shares one conversation id among all its callers (the /ask and /v1 APIs, a widget without one).
+    """
+
+    answer_id: str
+    created_at: str
+    conversation_id: str
+    channel: str
+    question: str
+    standalone_question: str
+    refused: bool
+    flagged: bool
+
+    @property
+    def reader(self) -> str:
+        if not self.conversation_id or self.conversation_id in SHARED_CONVERSATION_IDS:
+            return f"answer:{self.answer_id}"
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclass(frozen=True)
+class ArticleMark:
+    """An editor's "needs update" mark on an article (needs_update False: the mark was cleared), with a note."""
+
+    article_id: str
+    needs_update: bool
+    note: str
+    editor: str
+    created_at: str

@@ -110,3 +110,17 @@ reviews = Table(
     Index("reviews_answer", "answer_id", "sentence_idx"),
     sqlite_autoincrement=True,
 )
+
+# Append-only: the row with the highest id per article is its current mark (see migration 0003).
+article_marks = Table(
+    "article_marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", Text, nullable=False),
+    Column("needs_update", Boolean, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("editor", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Index("article_marks_article", "article_id"),
+    sqlite_autoincrement=True,
+)

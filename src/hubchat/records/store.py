@@ -41,12 +41,14 @@ from hubchat.records.models import (
     NEGATIVE_LABELS,
     REVIEW_LABELS,
     AnswerRecord,
+    ArticleMark,
+    AskedQuestion,
     Feedback,
     ListFilter,
     Review,
     is_flagged,
 )
-from hubchat.records.schema import answers, feedback, reviews, sentences
+from hubchat.records.schema import answers, article_marks, feedback, reviews, sentences
 from hubchat.types import AnswerResult, SentenceCheck, Source, SpanSupport
 
 LIST_FILTERS: tuple[str, ...] = ("all", "flagged", "unreviewed")
@@ -176,7 +178,40 @@ class Records:
             )
         return review
 
+    def mark_article(self, article_id: str, needs_update: bool, note: str = "", editor: str = "") -> ArticleMark:
+        """Set (or clear, with needs_update False) an article's "needs update" mark; earlier marks stay in the table.
+
+        Raises:
+            ValueError: no article id.
+        """
+        if not article_id.strip():
+            raise ValueError("an article mark needs the article's id")
+        mark = ArticleMark(article_id.strip(), bool(needs_update), note.strip(), editor, _now())
+        with writing(self._engine) as conn:
+            conn.execute(insert(article_marks).values(**asdict(mark)))
+        return mark
+
     # ---- reading -------------------------------------------------------------------------------------------
+
+    def article_marks(self) -> dict[str, ArticleMark]:
+        """The current mark of every article that was ever marked (the latest row per article)."""
+        current: dict[str, ArticleMark] = {}
+        with reading(self._engine) as conn:
+            for row in conn.execute(select(article_marks).order_by(article_marks.c.id)):
+                current[row.article_id] = ArticleMark(row.article_id, bool(row.needs_update), row.note, row.editor, row.created_at)
+        return current
+
+    def answers_since(self, since: str | None = None) -> list[AnswerRecord]:
+        """Every answer (with its sentences, current verdicts and feedback), oldest first: what the desk counts.
+
+        Args:
+            since: only those recorded at or after this ISO 8601 UTC time.
+        """
+        query = select(answers)
+        if since:
+            query = query.where(answers.c.created_at >= since)
+        with reading(self._engine) as conn:
+            return _answer_records(conn, query.order_by(answers.c.created_at, answers.c.seq))
 
     def answer(self, answer_id: str) -> AnswerRecord | None:
         with reading(self._engine) as conn:
@@ -205,6 +240,25 @@ class Records:
         query = select(answers).where(_list_filter(which)).order_by(*_newest_first()).limit(int(limit))
         with reading(self._engine) as conn:
             return _answer_records(conn, query)
+
+    def unanswered_questions(self, since: str | None = None) -> list[AskedQuestion]:
+        """Questions refused or answered with flagged sentences, oldest first: the raw material of content gaps.
+
+        Args:
+            since: only those recorded at or after this ISO 8601 UTC time (text compares as time: fixed width).
+        """
+        query = select(
+            answers.c.id, answers.c.created_at, answers.c.conversation_id, answers.c.channel, answers.c.question,
+            answers.c.standalone_question, answers.c.refused, answers.c.flagged,
+        ).where(or_(answers.c.refused.is_(True), answers.c.flagged.is_(True)))
+        if since:
+            query = query.where(answers.c.created_at >= since)
+        with reading(self._engine) as conn:
+            rows = conn.execute(query.order_by(answers.c.created_at, answers.c.seq)).all()
+        return [
+            AskedQuestion(r.id, r.created_at, r.conversation_id, r.channel, r.question, r.standalone_question, bool(r.refused), bool(r.flagged))
+            for r in rows
+        ]
 
     def review_history(self, answer_id: str) -> list[Review]:
         """Every verdict ever saved for an answer, oldest first."""

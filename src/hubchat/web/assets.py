@@ -136,6 +136,16 @@ CSS = """
 .hc-v-unsupported, .hc-v-uncited { background: #fee2e2; color: #991b1b; }
 .hc-v-not_a_claim { background: var(--background-fill-secondary); color: var(--body-text-color-subdued); }
 .hc-download { font-weight: 600; }
+.hc-charts { display: flex; flex-wrap: wrap; gap: 0.8rem; }
+.hc-chart { margin: 0; color: var(--color-accent); }
+.hc-chart figcaption { font-size: 0.85rem; font-weight: 600; color: var(--body-text-color); }
+.hc-chart text { fill: var(--body-text-color-subdued); }
+.hc-gaps { padding-left: 0; list-style: none; }
+.hc-gap { padding: 0.5rem 0.7rem; margin-bottom: 0.5rem; background: var(--background-fill-secondary); border-radius: 0.5rem; }
+.hc-gap-head, .hc-closest { font-size: 0.88rem; }
+.hc-typical { margin: 0.3rem 0; font-style: italic; }
+.hc-confusion, .hc-weekly { border-collapse: collapse; margin: 0.4rem 0; font-size: 0.88rem; }
+.hc-confusion th, .hc-confusion td, .hc-weekly th, .hc-weekly td { border: 1px solid var(--border-color-primary); padding: 0.2rem 0.5rem; text-align: right; }
 .hc-disabled { max-width: 44rem; margin: 2rem auto; line-height: 1.55; }
 .hc-disabled pre { padding: 0.6rem; background: var(--background-fill-secondary); border-radius: 0.4rem; white-space: pre-wrap; }
 """

@@ -1,5 +1,6 @@
 """The editors' review page (mounted at /review/): recent answers, each sentence with its cited passage, and
-the editors' verdicts (supported / wrong citation / unsupported, with a note), stored in `hubchat.records`.
+the editors' verdicts (supported / wrong citation / unsupported, with a note), stored in `hubchat.records`; and
+the editors' desk tab (hubchat.web.desk).
 
 The page sits behind Gradio's login. The credentials come only from the environment variables named by
 `ui.editor_user_env` and `ui.editor_password_env`; when either is unset the page only explains how to enable it.
@@ -17,6 +18,7 @@ from hubchat.config import Settings
 from hubchat.records import REVIEW_LABELS, Records
 from hubchat.web import assets as A
 from hubchat.web import render as R
+from hubchat.web.desk import build_desk
 
 LIST_LIMIT = 200
 LIST_HEADERS = ["ID", "When (UTC)", "Question", "Checker", "Flags", "Reviewed"]
@@ -63,8 +65,12 @@ def _row(record) -> list[str]:
     return [record.id[:ID_CHARS], when, " ".join(record.question.split()), record.verdict, ", ".join(flags), reviewed]
 
 
-def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Callable[[str, str], bool] | None]:
-    """The review page and its login check (None when no credentials are configured: the page says how)."""
+def build_review(settings: Settings, records: Records, runtime) -> tuple[gr.Blocks, Callable[[str, str], bool] | None]:
+    """The review page and its login check (None when no credentials are configured: the page says how).
+
+    Two tabs: the answers to review one by one, and the desk (hubchat.web.desk), whose content gaps embed the
+    questions with `runtime.embeddings` and find their closest articles in `runtime.store`.
+    """
     ui = settings.ui
     if editor_credentials(settings) is None:
         with gr.Blocks(title="hubchat · editors' review", analytics_enabled=False) as page:
@@ -72,8 +78,13 @@ def build_review(settings: Settings, records: Records) -> tuple[gr.Blocks, Calla
         return page, None
     with gr.Blocks(title="hubchat · editors' review", analytics_enabled=False) as page:
         gr.HTML(A.REVIEW_HEADER_HTML, js_on_load=None)
-        selected = _answer_list(page, records)
-        _sentence_reviews(selected, records)
+        with gr.Tabs():
+            with gr.Tab("Answers", id="answers", elem_id="hc-tab-answers"):
+                selected = _answer_list(page, records)
+                _sentence_reviews(selected, records)
+            with gr.Tab("Desk", id="desk", elem_id="hc-tab-desk"):
+                load_desk = build_desk(records, runtime.embeddings.embed_array, runtime.store.dense_search, settings.corpus.site_url)
+        load_desk(page)
     return page, make_auth(settings)
 
 

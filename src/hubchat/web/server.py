@@ -73,7 +73,7 @@ def build_app(runtime, records: Records | None = None, host: str | None = None):
         runtime.store.lexical  # noqa: B018
     chat = build_chat(runtime, records)
     chat.queue(default_concurrency_limit=settings.concurrency_limit, max_size=settings.max_queue)
-    review, auth = build_review(runtime.settings, records)
+    review, auth = build_review(runtime.settings, records, runtime)
     review.queue(default_concurrency_limit=4, max_size=settings.max_queue)
 
     # The /v1 API and the widget share the answer slots (the Gradio queue keeps its own, of the same size).

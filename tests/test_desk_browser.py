@@ -1,0 +1,152 @@
+"""The editors' desk in a real browser, on a records store filled by a scripted session through the real app:
+questions asked over /ask (some refused), ratings over /feedback, editors' verdicts saved through Records, and
+a "needs update" mark saved on the page. The desk must show what the records hold.
+
+The extractive backend quotes its passages, so the checker never flags its answers; checker-flagged answers are
+covered by tests/test_desk_*.py, and here the flagged side comes from editors' verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from hubchat.desk.activity import daily_activity
+from hubchat.desk.agreement import agreement, reviewed_pairs
+from hubchat.desk.gaps import find_gaps
+from hubchat.desk.health import article_health
+from hubchat.records import Records
+from tests.conftest_ui import ARTIFACTS, ui_test_settings
+from tests.test_ui_browser import _login
+
+pytestmark = pytest.mark.browser
+
+REFUSED = [
+    "How much is a season ticket for the football club?",
+    "What does a football club season ticket cost?",
+    "What temperature kills a sourdough starter in an oven at 250 degrees?",
+]
+ANSWERED = [
+    "How often should I feed my sourdough starter?",
+    "Which flour should I feed a starter and how warm should it be?",
+    "What lives in tide pools?",
+    "Is hot wax better than chain lube?",
+]
+
+
+@pytest.fixture(scope="module")
+def desk_server(tmp_path_factory, editor_login):
+    from hubchat.runtime import Runtime
+    from hubchat.web.server import start
+
+    runtime = Runtime(ui_test_settings(tmp_path_factory.mktemp("desk")))
+    runtime.ingest()
+    server = start(runtime, host="127.0.0.1", port=0)
+    yield server, runtime
+    server.close()
+
+
+def _session(url: str, records: Records) -> dict[str, str]:
+    """Readers ask and rate through the app's API; an editor reviews every answered sentence."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    ids = {}
+    for question in REFUSED + ANSWERED:
+        _, _, details = client.predict(question, "[]", "{}", api_name="/ask")
+        ids[question] = json.loads(details)["answer_id"]
+    for question, helpful in [(ANSWERED[0], True), (ANSWERED[1], False), (ANSWERED[2], True), (REFUSED[0], False)]:
+        assert client.predict(ids[question], helpful, "", api_name="/feedback") == "ok"
+    for question in ANSWERED:
+        record = records.answer(ids[question])
+        for sentence in record.sentences:
+            label = "wrong_citation" if question == ANSWERED[1] else "supported"
+            records.set_verdict(record.id, sentence.index, label, editor="script")
+    return ids
+
+
+def test_the_desk_shows_gaps_health_agreement_and_charts_from_the_records(page: Page, desk_server, editor_login):
+    server, runtime = desk_server
+    records = Records(runtime.settings.ui.db_path)
+    ids = _session(server.url, records)
+    assert all(records.answer(ids[q]).refused for q in REFUSED)
+
+    _login(page, server.url, *editor_login)
+    expect(page.locator("#hc-answers")).to_be_visible()
+    page.get_by_role("tab", name="Desk").click()
+
+    # Content gaps: the two football questions are one topic, asked by two readers (each /ask call is one).
+    groups = find_gaps(records.unanswered_questions(), runtime.embeddings.embed_array, runtime.store.dense_search)
+    shown = page.locator("#hc-desk-gaps .hc-gap")
+    expect(shown).to_have_count(len(groups))
+    football = next(g for g in groups if REFUSED[0] in g.typical)
+    assert (football.asked, football.readers, football.refused) == (2, 2, 2)
+    first = shown.nth(football.rank - 1)
+    expect(first).to_contain_text("asked 2 times by 2 readers")
+    for question in football.typical:
+        expect(first.locator(".hc-typical")).to_contain_text(question)
+    expect(first.locator(".hc-closest")).to_contain_text("none close")
+    oven = next(g for g in groups if REFUSED[2] in g.typical)
+    expect(shown.nth(oven.rank - 1).locator(".hc-closest")).to_contain_text("Sourdough Starter Care")
+
+    # Article health: each article's row holds its counts from the records.
+    health = {h.title: h for h in article_health(records.answers_since())}
+    sourdough = health["Sourdough Starter Care: Feeding, Flour and Temperature"]
+    assert sourdough.answers == 2 and sourdough.wrong_citation > 0 and (sourdough.helpful, sourdough.not_helpful) == (1, 1)
+    # Sorted by failed citations, the sourdough article (the only one with a wrong citation) comes first.
+    cells = [sourdough.title, sourdough.answers, sourdough.cited, sourdough.checker_flagged, sourdough.wrong_citation,
+             sourdough.unsupported, sourdough.helpful, sourdough.not_helpful]
+    for col, value in enumerate(cells):
+        expect(page.locator(f'#hc-health [data-testid="cell-0-{col}"]')).to_have_text(str(value))
+    expect(page.locator('#hc-health [data-testid="cell-2-0"]')).to_be_attached()  # three articles cited
+    expect(page.locator('#hc-health [data-testid="cell-3-0"]')).not_to_be_attached()
+    # Filtered by title, one row is left.
+    page.fill("#hc-health-find textarea", "tide")
+    page.locator("#hc-health-find textarea").press("Enter")
+    expect(page.locator('#hc-health [data-testid="cell-0-0"]')).to_have_text("Tide Pools: Life Between the Tides")
+    expect(page.locator('#hc-health [data-testid="cell-1-0"]')).not_to_be_attached()
+
+    # A needs-update mark saved on the page lands in the records and in the table.
+    page.locator("#hc-mark-article input").click()
+    page.get_by_role("option", name=re.compile("Tide Pools")).click()
+    page.fill("#hc-mark-note textarea", "Add the 2025 crab survey")
+    page.click("#hc-mark-save")
+    expect(page.locator('#hc-health [data-testid="cell-0-8"]')).to_have_text("yes: Add the 2025 crab survey")
+    mark = records.article_marks()["/insights/tide-pools"]
+    assert (mark.needs_update, mark.note, mark.editor) == (True, "Add the 2025 crab survey", editor_login[0])
+
+    # The checker against editors: every answered sentence was reviewed.
+    result = agreement(reviewed_pairs(records.answers_since()))
+    assert result.pairs > 0 and result.precision < 1.0
+    expect(page.locator("#hc-precision")).to_have_text(f"precision {result.precision:.2f}")
+    expect(page.locator("#hc-recall")).to_have_text(f"recall {result.recall:.2f}")
+    expect(page.locator('#hc-desk-agreement td[data-cell="supported:wrong_citation"]')).to_have_text(
+        str(result.confusion[("supported", "wrong_citation")])
+    )
+
+    # The charts plot today's figures: 7 questions, 3 refused, 0 flagged, 2 of 4 ratings helpful.
+    [today] = daily_activity(records.answers_since())
+    assert (today.questions, today.refused, today.flagged, today.helpful, today.not_helpful) == (7, 3, 0, 2, 2)
+    for key, value in [("questions", 7.0), ("refusals", 3 / 7), ("flagged", 0.0), ("rating", 0.5)]:
+        point = page.locator(f"#hc-chart-{key} circle")
+        expect(point).to_have_count(1)
+        assert float(point.get_attribute("data-value")) == pytest.approx(value, abs=1e-4)
+        assert point.get_attribute("data-day") == today.day
+
+    # The gaps download carries the same groups.
+    page.click("#hc-gaps-json")
+    with page.expect_download() as download:
+        page.locator("#hc-gaps-download a").click()
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert [g["typical_questions"] for g in exported] == [list(g.typical) for g in groups]
+
+    # Into test-artifacts/, never over the committed docs/editors-desk.png (a run must leave the tree clean); copy it
+    # there by hand when the desk's look changes.
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#hc-tab-desk").screenshot(path=str(ARTIFACTS / "editors-desk.png"))
+    assert (ARTIFACTS / "editors-desk.png").stat().st_size < 300_000
+    assert page.dialogs == []
