@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from hubchat.runtime import Runtime
-from hubchat.sync.background import BackgroundUpdates, is_article_file
+from hubchat.sync.background import BackgroundUpdates, is_article_file, is_watched_change
 from hubchat.web.server import start
 from tests.helpers import SAMPLES, settings_for, write_article, write_samples
 from tests.site_server import PageMeta, SiteServer, article_page
@@ -164,3 +164,13 @@ def test_the_watcher_reacts_to_article_files_only_even_in_a_hidden_parent_folder
     assert not is_article_file(root / ".new.md.swp", root)
     assert not is_article_file(root / "new.md~", root)
     assert not is_article_file(root / "notes.docx", root)
+
+
+def test_a_new_folder_is_a_change_worth_an_ingest_as_its_first_file_may_come_before_its_watch(tmp_path: Path):
+    root = tmp_path / "corpus"
+    (root / "guides").mkdir(parents=True)
+    (root / ".drafts").mkdir()
+    assert is_watched_change(root / "guides", root)
+    assert not is_watched_change(root / ".drafts", root)
+    assert not is_watched_change(root, root), "the corpus folder itself changes with every file in it"
+    assert not is_watched_change(tmp_path, root)
