@@ -16,7 +16,7 @@ from hubchat.eval.metrics import ndcg_at_k, recall_at_k
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
-from hubchat.retrieval.condense import condense_heuristic, is_followup
+from hubchat.retrieval.condense import condense_heuristic, is_followup, keep_context
 from hubchat.retrieval.fusion import cap_per_article, fuse, fuse_scores
 from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.types import Chunk, Filters, Passage, RetrievalResult, Turn
@@ -194,6 +194,34 @@ def test_a_chain_of_followups_keeps_the_original_topic():
     condensed = condense_heuristic("And does it run on Windows?", history)
     assert "Ollama" in condensed
     assert condensed.endswith("And does it run on Windows?")
+
+
+GPUS = [Turn("What is the main advantage of AMD's MI300X over NVIDIA's H100?", "Memory: 192 GB against 80 GB.")]
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        "And where does NVIDIA still clearly lead?",  # the follow-up returned unchanged
+        "Where does the other vendor still clearly lead?",  # the subject dropped
+    ],
+)
+def test_a_model_rewrite_that_lost_the_subject_gets_it_back(rewrite):
+    kept = keep_context(rewrite, "And where does NVIDIA still clearly lead?", GPUS)
+    assert kept.endswith(rewrite)
+    assert {"AMD", "MI300X", "H100"} <= set(kept.replace(":", "").split())
+
+
+@pytest.mark.parametrize(
+    "question, rewrite",
+    [
+        ("And where does NVIDIA still clearly lead?", "Where does NVIDIA still lead over AMD's MI300X?"),  # kept a name
+        ("Does it have a free tier?", "Does Ideogram have a free tier?"),  # named what the answer was about
+        ("What is Ollama?", "What is Ollama?"),  # not a follow-up at all
+    ],
+)
+def test_a_model_rewrite_that_names_its_subject_is_kept_as_written(question, rewrite):
+    assert keep_context(rewrite, question, GPUS) == rewrite
 
 
 def test_terms_already_in_the_question_are_not_repeated_and_output_is_deterministic():
