@@ -20,6 +20,7 @@ from hubchat.errors import ConfigError, IngestBusyError
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.corpus import parse_html, read_source
 from hubchat.ingest.pipeline import ingest, ingest_lock
+from hubchat.runtime import Runtime
 from hubchat.sync.site import sync_site
 from hubchat.sync.state import load_page_states, state_path
 from tests.helpers import PROJECT, SAMPLES, CountingEmbedder, chroma_records, settings_for, write_article
@@ -255,6 +256,59 @@ def test_the_folder_and_the_site_feed_one_index_without_removing_each_others_art
     assert articles_in(store)[CHROMA]["source_path"] == site.url(CHROMA)
     assert sync_site(settings, store, counting).removed == ()
     assert "/guides/embedding-caches" in articles_in(store)
+
+
+def rebuilding_runtime(settings: Settings, counting: CountingEmbedder) -> Runtime:
+    runtime = Runtime(settings)
+    runtime.__dict__["embeddings"] = counting  # the session's loaded model, counted
+    return runtime
+
+
+def test_a_rebuild_keeps_the_sites_pages_without_the_network_and_the_next_sync_is_a_no_change_sync(site: SiteServer, settings: Settings, counting):
+    write_article(Path(settings.corpus.path), "local-only.md", "Only the folder has this article about embedding caches.", title="Embedding Caches", url="/guides/embedding-caches")
+    runtime = rebuilding_runtime(settings, counting)
+    runtime.ingest()
+    runtime.sync()
+    generation = runtime.store.generation
+    site.clear_seen()
+    counting.texts = 0
+
+    rebuilt = runtime.ingest(rebuild=True)
+
+    assert site.seen == [], "a rebuild re-embeds the site's pages from the sync state, without asking the site"
+    assert runtime.store.generation == generation + 1
+    assert rebuilt.site_pages == tuple(INDEXED)
+    assert sorted(rebuilt.added) == sorted({*INDEXED, "/guides/embedding-caches"})
+    assert counting.texts == rebuilt.chunks_written == runtime.store.count()
+    # Another process opening the index sees the new generation with the site's pages in it.
+    reopened = ChunkStore(settings, counting)
+    assert reopened.generation == generation + 1
+    assert sorted(articles_in(reopened)) == sorted({*INDEXED, "/guides/embedding-caches"})
+    assert articles_in(reopened)[WHISPER]["source_path"] == site.url(WHISPER), "still the sync's page, keyed by its address"
+    hits = runtime.retriever.retrieve("How do I split a Whisper transcript by speaker turns?").passages
+    assert hits and hits[0].chunk.article_id == WHISPER
+
+    counting.texts = 0
+    again = runtime.sync()
+    assert (again.not_modified, again.fetched, again.added, again.updated, again.removed) == (len(INDEXED), 0, (), (), ())
+    assert counting.texts == 0 and again.chunks_written == 0
+    assert all(site.requests_to(p)[-1].status == 304 for p in INDEXED), "the kept validators describe the new generation"
+
+
+def test_a_rebuild_indexes_the_folders_copy_of_an_article_the_site_also_has(site: SiteServer, settings: Settings, counting):
+    runtime = rebuilding_runtime(settings, counting)
+    runtime.sync()
+    sample = SAMPLES[0]
+    write_article(Path(settings.corpus.path), "chroma.md", sample.body, title=sample.title, url=sample.url, tags=sample.tags)
+
+    rebuilt = runtime.ingest(rebuild=True)
+
+    assert CHROMA not in rebuilt.site_pages and rebuilt.site_pages == tuple(p for p in INDEXED if p != CHROMA)
+    assert articles_in(runtime.store)[CHROMA]["source_path"] == "chroma.md"
+    assert sorted(articles_in(runtime.store)) == INDEXED
+    again = runtime.sync()
+    assert (site.url(CHROMA), f"the same article as the corpus folder's chroma.md ({CHROMA}), which is indexed") in again.skipped
+    assert (again.added, again.updated, again.removed) == ((), (), ())
 
 
 def test_two_addresses_of_one_article_index_it_once_and_a_new_canonical_link_moves_it(site: SiteServer, settings: Settings, store, counting):

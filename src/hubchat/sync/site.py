@@ -249,7 +249,8 @@ def _next_states(
             continue
         old = known.get(p.url)
         if p.article is not None and p.url in by_url:
-            out.append(PageState(p.url, p.source, p.article.id, p.article.source_hash, p.fetched.validators.etag, p.fetched.validators.last_modified))
+            v = p.fetched.validators
+            out.append(PageState(p.url, p.source, p.article.id, p.article.source_hash, v.etag, v.last_modified, p.article))
         elif p.unchanged and old is not None:
             v = p.fetched.validators
             out.append(dataclasses.replace(old, source=p.source, etag=v.etag or old.etag, last_modified=v.last_modified or old.last_modified))
