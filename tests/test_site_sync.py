@@ -17,12 +17,15 @@ import pytest
 
 from hubchat.config import Settings
 from hubchat.errors import ConfigError, IngestBusyError
+from hubchat.index.chroma_client import make_chroma_client
+from hubchat.index.generations import GenerationPointer, collection_for
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.corpus import parse_html, read_source
 from hubchat.ingest.pipeline import ingest, ingest_lock
 from hubchat.runtime import Runtime
 from hubchat.sync.site import sync_site
 from hubchat.sync.state import load_page_states, state_path
+from tests.conftest_store import ChromaServer
 from tests.helpers import PROJECT, SAMPLES, CountingEmbedder, chroma_records, settings_for, write_article
 from tests.site_server import PageMeta, SiteServer, article_page
 
@@ -309,6 +312,52 @@ def test_a_rebuild_indexes_the_folders_copy_of_an_article_the_site_also_has(site
     again = runtime.sync()
     assert (site.url(CHROMA), f"the same article as the corpus folder's chroma.md ({CHROMA}), which is indexed") in again.skipped
     assert (again.added, again.updated, again.removed) == ((), (), ())
+
+
+@pytest.mark.server
+def test_a_sync_into_a_chroma_server_adds_replaces_and_removes_chunks_there(site: SiteServer, tmp_path: Path, chroma_server: ChromaServer, counting):
+    settings = settings_for(
+        tmp_path, tmp_path / "corpus",
+        SITE_TOML.format(origin=site.origin) + f'\n[store]\nmode = "server"\nhost = "{chroma_server.host}"\nport = {chroma_server.port}\ntimeout_s = 10\n',
+        index={"collection": "site-sync-server"},
+    )
+    (tmp_path / "corpus").mkdir()
+    runtime = rebuilding_runtime(settings, counting)
+
+    def on_server() -> dict[str, set[str]]:
+        """Article id -> chunk ids, read by a client of its own from the server's live collection."""
+        client = make_chroma_client(settings)
+        live = GenerationPointer(client, settings.index.collection).read().generation
+        got = client.get_collection(collection_for(settings.index.collection, live)).get(include=["metadatas"])
+        out: dict[str, set[str]] = {}
+        for cid, meta in zip(got["ids"], got["metadatas"]):
+            out.setdefault(meta["article_id"], set()).add(cid)
+        return out
+
+    first = runtime.sync()
+    assert first.added == tuple(INDEXED) and first.failed == ()
+    assert sorted(on_server()) == INDEXED
+    assert not (Path(settings.index.dir) / "chroma").exists(), "the chunks live in the server, not in a local folder"
+    old_chroma = on_server()[CHROMA]
+
+    site.page(CHROMA, sample_page(SAMPLES[0], "\n\n## Full-text search\n\nChroma now ships a sparse keyword index beside the vectors.\n"))
+    added = "/guides/qdrant-payload-filters"
+    site.page(added, new_page(added, "Qdrant Payload Filters", "Qdrant filters on payload fields such as tenant ids during the vector search itself."))
+    site.sitemap("/sitemap-more.xml", ["/compare/nvidia-vs-amd-data-center-gpus", added])  # the Whisper page leaves the sitemap
+    second = runtime.sync()
+
+    assert (second.added, second.updated, second.removed) == ((added,), (CHROMA,), (WHISPER,))
+    chunks = on_server()
+    assert sorted(chunks) == sorted(set(INDEXED) - {WHISPER} | {added})
+    assert chunks[CHROMA] and not chunks[CHROMA] & old_chroma, "the edited page's chunks were replaced on the server"
+    assert second.chunks_total == sum(len(ids) for ids in chunks.values())
+    assert runtime.store.lexical_search("tenant ids payload fields", 1)[0][0].article_id == added
+
+    counting.texts = 0
+    rebuilt = runtime.ingest(rebuild=True)  # a rebuild on the server keeps the pages as well
+    assert rebuilt.site_pages == tuple(sorted(chunks)) and sorted(on_server()) == sorted(chunks)
+    again = runtime.sync()
+    assert (again.not_modified, again.added, again.updated, again.removed) == (len(chunks), (), (), ())
 
 
 def test_two_addresses_of_one_article_index_it_once_and_a_new_canonical_link_moves_it(site: SiteServer, settings: Settings, store, counting):
