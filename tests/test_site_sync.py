@@ -375,6 +375,30 @@ def test_two_addresses_of_one_article_index_it_once_and_a_new_canonical_link_mov
     assert "/guides/eu-ai-act-guide" not in articles_in(store)
 
 
+def test_a_redirect_into_a_path_robots_txt_disallows_is_not_followed_and_is_skipped_with_the_reason(site: SiteServer, settings: Settings, store, counting):
+    moved, old_address, new_address = "/guides/moved-draft", "/old/qdrant", "/guides/qdrant-payload-filters"
+    site.page(moved, b"", location=DRAFT)
+    site.page(old_address, b"", location=new_address)  # an allowed redirect is still followed
+    site.page(new_address, new_page(new_address, "Qdrant Payload Filters", "Qdrant filters on payload fields such as tenant ids."))
+    site.sitemap("/sitemap-more.xml", [*MORE, moved, old_address])
+    disallowed = f"robots.txt of {site.origin} disallows it for {settings.site.user_agent!r}"
+
+    first = sync_site(settings, store, counting)
+
+    assert (site.url(moved), f"it redirects to {site.url(DRAFT)}, and {disallowed}") in first.skipped
+    assert site.requests_to(DRAFT) == [], "the disallowed target of a redirect is never requested"
+    assert DRAFT not in articles_in(store) and first.failed == ()
+    assert new_address in first.added and articles_in(store)[new_address]["source_path"] == site.url(old_address)
+    assert len(site.requests_to(moved)) == 1 and len(site.requests_to(old_address)) == 1
+
+    # An indexed page that starts redirecting into a disallowed path leaves the index.
+    site.page(WHISPER, b"", location="/private/whisper-notes")
+    second = sync_site(settings, store, counting)
+    assert second.removed == (WHISPER,) and WHISPER not in articles_in(store)
+    assert (site.url(WHISPER), f"it redirects to {site.url('/private/whisper-notes')}, and {disallowed}") in second.skipped
+    assert site.requests_to("/private/whisper-notes") == []
+
+
 def test_a_crawl_delay_in_robots_txt_slows_the_sync_down(site: SiteServer, tmp_path: Path, counting):
     # urllib.robotparser reads whole seconds only.
     site.page("/robots.txt", "User-agent: hubchat\nCrawl-delay: 1\nDisallow: /private/\n", content_type="text/plain")
