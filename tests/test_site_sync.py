@@ -9,6 +9,7 @@ hang, grow too big, or redirect in a loop.
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -296,6 +297,25 @@ def test_a_rebuild_keeps_the_sites_pages_without_the_network_and_the_next_sync_i
     assert (again.not_modified, again.fetched, again.added, again.updated, again.removed) == (len(INDEXED), 0, (), (), ())
     assert counting.texts == 0 and again.chunks_written == 0
     assert all(site.requests_to(p)[-1].status == 304 for p in INDEXED), "the kept validators describe the new generation"
+
+
+def test_a_sync_state_saved_without_articles_is_completed_by_one_download_and_no_embedding(site: SiteServer, settings: Settings, counting):
+    runtime = rebuilding_runtime(settings, counting)
+    runtime.sync()
+    path = state_path(settings)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    for p in saved["pages"]:
+        del p["article"]
+    path.write_text(json.dumps({**saved, "format": 1}), encoding="utf-8")  # as the sync before articles were kept wrote it
+    site.clear_seen()
+    counting.texts = 0
+
+    upgraded = runtime.sync()
+
+    assert counting.texts == 0 and (upgraded.added, upgraded.updated, upgraded.removed) == ((), (), ())
+    assert all(site.requests_to(p)[-1].status == 200 for p in INDEXED), "each page's body was asked for once"
+    assert all(page.article is not None for page in load_page_states(path).values())
+    assert runtime.ingest(rebuild=True).site_pages == tuple(INDEXED)
 
 
 def test_a_rebuild_indexes_the_folders_copy_of_an_article_the_site_also_has(site: SiteServer, settings: Settings, counting):

@@ -18,8 +18,10 @@ from pathlib import Path
 from hubchat.config import Settings
 from hubchat.types import Article
 
-# 2: each page keeps its article. A file of another format is ignored (every page is fetched in full once).
+# 2: each page keeps its article. A format 1 file (without) is read, and the next sync asks for each page's body
+# once to read its article (an unchanged page is not embedded again); a file of any other format is ignored.
 FORMAT = 2
+READABLE = (1, FORMAT)
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,11 @@ def state_path(settings: Settings) -> Path:
 
 
 def load_page_states(path: Path) -> dict[str, PageState]:
-    """The saved states by address; none when the file is missing, unreadable or of another format (every page
-    is then fetched in full once)."""
+    """The saved states by address (without articles from a format 1 file); none when the file is missing,
+    unreadable or of another format (every page is then fetched in full once)."""
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        if payload.get("format") != FORMAT:
+        if payload.get("format") not in READABLE:
             return {}
         return {p["url"]: _page_state(p) for p in payload["pages"]}
     except (OSError, ValueError, KeyError, TypeError):
