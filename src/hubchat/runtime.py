@@ -87,14 +87,20 @@ class Runtime:
         return Answerer(self.settings, self.retriever, self.generator, self.embed_cache, self.prompts)
 
     def ingest(self, corpus_dir=None, rebuild: bool = False, progress=None):
+        """The folder ingest (`hubchat.ingest.pipeline.ingest`); a rebuild keeps the site's synced pages, re-embedded
+        from the sync's state without the network."""
         from hubchat.ingest.pipeline import ingest
+        from hubchat.sync.state import kept_articles
 
         if rebuild and "store" not in self.__dict__:
             from hubchat.index.store import ChunkStore
 
             # A rebuild replaces the live collection, so one built with another embedding model is no reason to stop.
             self.__dict__["store"] = ChunkStore(self.settings, self.embeddings, check_model=False)
-        return ingest(self.settings, self.store, self.embeddings, corpus_dir=corpus_dir, rebuild=rebuild, progress=progress)
+        return ingest(
+            self.settings, self.store, self.embeddings, corpus_dir=corpus_dir, rebuild=rebuild,
+            site_articles=lambda: kept_articles(self.settings), progress=progress,
+        )
 
     def sync(self, progress=None):
         """One sync of the site pages (`site`) into this runtime's store; see `hubchat.sync.site.sync_site`."""

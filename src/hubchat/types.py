@@ -117,6 +117,7 @@ class IngestSummary:
     chunks_written: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
+    site_pages: tuple[str, ...] = ()  # a rebuild's site articles, re-embedded from what the last sync read (also in added)
 
 
 @dataclass(frozen=True)
