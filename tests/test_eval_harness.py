@@ -46,6 +46,7 @@ def eval_settings(root: Path, **chat) -> Settings:
         eval={"cache_dir": root / "cache", "results_dir": root / "results"},
         corpus={"path": root / "unused-corpus"},
         index={"dir": root / "unused-index"},
+        ui={"db_path": root / "records.sqlite"},  # the retriever's demotions read these, not a developer's own
     )
 
 

@@ -58,10 +58,27 @@ class Runtime:
         return ChunkStore(self.settings, self.embeddings)
 
     @cached_property
+    def records(self):
+        """The records store the settings name (`ui.records_url`, else the SQLite file `ui.db_path`)."""
+        from hubchat.records import open_records
+
+        return open_records(self.settings.ui)
+
+    @cached_property
+    def demoter(self):
+        """The passages editors' "wrong citation" verdicts demote, read from the records (None when
+        `retrieval.demote_wrong_citations` is off)."""
+        if not self.settings.retrieval.demote_wrong_citations:
+            return None
+        from hubchat.retrieval.demotion import CitationDemoter
+
+        return CitationDemoter(self.records, self.embed_cache, self.settings.retrieval)
+
+    @cached_property
     def retriever(self):
         from hubchat.retrieval.hybrid import HybridRetriever
 
-        return HybridRetriever(self.store, self.embeddings, self.settings.retrieval)
+        return HybridRetriever(self.store, self.embeddings, self.settings.retrieval, demoter=self.demoter)
 
     @cached_property
     def prompts(self):
