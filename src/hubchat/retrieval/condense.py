@@ -150,27 +150,31 @@ def _context_terms(question: str, history: Sequence[Turn]) -> list[str]:
 def keep_context(rewritten: str, question: str, history: Sequence[Turn]) -> str:
     """A model's rewrite of a follow-up, with the conversation's subject put back when the rewrite lost it.
 
-    When `question` leans on the conversation (`is_followup`) and the rewrite neither holds one of the previous
-    question's names (or, when it named nothing, one of its content words) nor names something the follow-up
-    did not (what the model read in the answer: "Does Ideogram have a free tier?"), the rewrite is as lost as the
-    bare follow-up; the terms `condense_heuristic` would add are put in front of it. Otherwise the rewrite is
-    kept as it is: it usually names the subject better than any heuristic.
+    Only a follow-up that names nothing of its own ("Did it ever take effect?") can lose its subject. When the
+    rewrite holds none of the previous question's content words and brings in none from the last answer
+    ("Does Ideogram have a free tier?", where the answer named Ideogram), it is as lost as the bare follow-up, and
+    the terms `condense_heuristic` would add are put in front of it. Otherwise the rewrite is kept as it is: it
+    usually names the subject better than any heuristic.
 
     Examples:
-        ("Where does NVIDIA still clearly lead?", "And where does NVIDIA still clearly lead?",
-         [Turn("What is the main advantage of AMD's MI300X over NVIDIA's H100?", ...)])
-            -> "main advantage AMD MI300X H100: Where does NVIDIA still clearly lead?"
+        ("Did it ever take effect?", "Did it ever take effect?",
+         [Turn("What was the AI diffusion rule published by the US in January 2025?", ...)])
+            -> "AI diffusion rule published US January 2025: Did it ever take effect?"
     """
     rewritten = " ".join(rewritten.split())
     if not history or not is_followup(question):
         return rewritten
+    if any(_is_entity(w, i) for i, w in enumerate(_words(question))):
+        return rewritten  # "What are Llama's custom terms, then?" has its subject
     context = _context_terms(question, history)
-    names = [t for i, t in enumerate(context) if _is_entity(t, i + 1)]
-    wanted = {t.lower() for t in (names or context)}
-    words = _words(rewritten)
-    held = {w.lower().split("'")[0] for w in words}
-    own = {w.lower().split("'")[0] for w in _words(question)}
-    new_names = {w.lower().split("'")[0] for i, w in enumerate(words) if _is_entity(w, i)} - own
-    if not wanted or wanted & held or new_names:
+    held = {_key(w) for w in _salient_terms(rewritten)}
+    if not context or {_key(t) for t in context} & held:
+        return rewritten
+    introduced = held - {_key(w) for w in _salient_terms(question)}
+    if introduced & {_key(w) for w in _salient_terms(history[-1].answer)}:
         return rewritten
     return f"{' '.join(context)}: {rewritten}"
+
+
+def _key(word: str) -> str:
+    return word.lower().split("'")[0]
