@@ -27,3 +27,7 @@ class InputError(HubchatError):
 
 class IngestBusyError(HubchatError):
     """Another ingest is updating the same index; this one did nothing."""
+
+
+class IndexStorageError(HubchatError):
+    """The index folder is full or read-only: a write failed; the message names the folder and the way out."""

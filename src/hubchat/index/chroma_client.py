@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hubchat.config import Settings
 from hubchat.errors import BackendError
+from hubchat.index.storage_errors import index_storage_errors
 
 
 def _chroma_settings():
@@ -27,8 +28,10 @@ def make_chroma_client(settings: Settings):
     match settings.store.mode:
         case "embedded":
             path = Path(settings.index.dir) / "chroma"
-            path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+            # SQLite writes to its folder even to open a database: a read-only one cannot serve either.
+            with index_storage_errors(str(settings.index.dir), "Embedded Chroma cannot open its database there."):
+                path.mkdir(parents=True, exist_ok=True)
+                return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
         case "server":
             _probe(settings)
             client = chromadb.HttpClient(

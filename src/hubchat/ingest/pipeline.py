@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from hubchat.config import Settings
 from hubchat.errors import IngestBusyError, InputError
 from hubchat.index.articles import ArticleState, ArticleVersion
 from hubchat.index.embedder import Embedder
+from hubchat.index.storage_errors import index_storage_errors, storage_problem
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import (
@@ -47,6 +49,8 @@ PIPELINE_VERSION = 2
 GROUP_BATCHES = 16
 
 ProgressFn = Callable[[str, int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 def version_key(source_hash: str, settings: Settings, embedding_name: str) -> str:
@@ -98,12 +102,19 @@ def ingest(
     Raises:
         InputError: the corpus folder does not exist.
         IngestBusyError: another ingest holds this index's lock; nothing was changed.
+        IndexStorageError: the index folder (or the Chroma server's) is full or read-only; the live index keeps
+            serving (a rebuild leaves it untouched; an update keeps the whole articles it wrote before the failure).
     """
     started = time.perf_counter()
     root = Path(corpus_dir or settings.corpus.path)
     if not root.is_dir():
         raise InputError(f"corpus folder not found: {root}")
-    with ingest_lock(settings):
+    kept = (
+        "The live index was not changed and keeps serving."
+        if rebuild
+        else "The index keeps serving what it held before (with any whole articles written before the failure)."
+    )
+    with index_storage_errors(_written_to(settings), kept), ingest_lock(settings):
         if not rebuild:
             # A long-lived (serving) process's store may not have noticed another process's rebuild yet.
             store.refresh(force=True)
@@ -135,11 +146,49 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
         lock.release()
 
 
+def _written_to(settings: Settings) -> str:
+    folder = str(settings.index.dir)
+    if settings.store.mode == "server":
+        return f"{folder} or on the Chroma server at {settings.store.host}:{settings.store.port}"
+    return folder
+
+
 def _ingest(
     settings: Settings, live: ChunkStore, embeddings: Embedder, root: Path, rebuild: bool, report: ProgressFn, started: float
 ) -> IngestSummary:
     # A rebuild fills the next generation beside the live one, which keeps serving until the switch at the end.
     store = live.staging() if rebuild else live
+    try:
+        return _update(settings, live, store, embeddings, root, rebuild, report, started)
+    except Exception as exc:
+        if storage_problem(exc) is not None:
+            _after_storage_failure(settings, live, store, rebuild)
+        raise
+
+
+def _after_storage_failure(settings: Settings, live: ChunkStore, store: ChunkStore, rebuild: bool) -> None:
+    """Leave the live index serving consistently after the disk filled up or went read-only (best effort: the
+    disk that refused the ingest may refuse these writes too, and the user is told about the ingest either way)."""
+    try:
+        if rebuild:  # give the half-built generation's space back; the live one was never touched
+            live.pointer.clear(store.generation, Path(settings.index.dir))
+        else:  # whole articles may have been written before the failure: every process reloads to match Chroma
+            live.sync_lexical()
+            live.announce_change()
+    except Exception as exc:
+        log.warning("could not tidy up after the failed ingest (%s); the next ingest does", exc)
+
+
+def _update(
+    settings: Settings,
+    live: ChunkStore,
+    store: ChunkStore,
+    embeddings: Embedder,
+    root: Path,
+    rebuild: bool,
+    report: ProgressFn,
+    started: float,
+) -> IngestSummary:
     states = store.article_states()
     # Pages synced from the site share the index but are the sync's to update and remove, never the folder's.
     site_pages = {k: s for k, s in states.items() if s.from_site}
@@ -151,7 +200,7 @@ def _ingest(
     to_write = [c.article for c in chosen.values() if c.article is not None]
     added, updated, written, new_states = embed_and_write(to_write, states, settings, store, embeddings, report)
 
-    store.sync_lexical(force=bool(deleted or added or updated or rebuild))
+    store.sync_lexical(force=bool(deleted or added or updated or rebuild), persist=True)
     # What the store now holds, so the next run need not read every chunk's metadata back (checked against
     # Chroma's ids before it is saved, and again before it is used).
     final = dict(site_pages)  # a folder article with a site page's id replaces it (new_states below)
