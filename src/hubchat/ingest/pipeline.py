@@ -123,7 +123,9 @@ def ingest(
 
 @contextmanager
 def ingest_lock(settings: Settings) -> Iterator[None]:
-    """Hold the index's ingest lock (a lock file in `index.dir`, released by the OS if the process dies).
+    """Hold the index's ingest lock: a lock file in `index.dir` (released by the OS if the process dies) and, with
+    `store.mode = "server"`, the shared collection's lease in the Chroma server too, since processes on other
+    machines share the collection but not the folder (see `hubchat.index.ingest_lease`).
 
     Raises:
         IngestBusyError: another process (or command) is ingesting into the same index right now.
@@ -141,9 +143,33 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
             "once that one has finished (the index keeps serving meanwhile)."
         ) from None
     try:
-        yield
+        if settings.store.mode == "server":
+            with _server_lease(settings):
+                yield
+        else:
+            yield
     finally:
         lock.release()
+
+
+@contextmanager
+def _server_lease(settings: Settings) -> Iterator[None]:
+    from hubchat.index.chroma_client import chroma_errors, make_chroma_client
+    from hubchat.index.ingest_lease import IngestLease, owner_description
+
+    where = f"{settings.store.host}:{settings.store.port}"
+    with chroma_errors(settings):
+        lease = IngestLease(
+            make_chroma_client(settings), settings.index.collection, settings.store.lease_s, owner_description(str(settings.index.dir)), where
+        )
+        lease.acquire()
+    try:
+        yield
+    finally:
+        with chroma_errors(settings):
+            lease.release()
+        if lease.lost:
+            log.warning("this ingest outlived its lease on %s while another took over; run the ingest again", where)
 
 
 def _written_to(settings: Settings) -> str:
