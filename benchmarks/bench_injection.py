@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
 
+    commit = _commit()  # the code that runs, whatever happens to the worktree meanwhile
     work = Path(tempfile.mkdtemp(prefix="hubchat-bench-injection-"))
     runs = {"injected": runtime_for(work, "injected", True), "control": runtime_for(work, "control", False)}
     judge = make_judge((ROOT / "prompts" / "system.txt").read_text(encoding="utf-8"))
@@ -130,7 +131,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    lines = _report(rows, startup_s, args)
+    lines = _report(rows, startup_s, args, commit)
     print("\n".join(lines))
     if args.write_results:
         write_section("Prompt injection (local model)", "\n".join(lines))
@@ -144,7 +145,7 @@ def _any(rows: list[dict], run: str, where: str) -> int:
     return sum(any(r[run][where].values()) for r in rows)
 
 
-def _report(rows: list[dict], startup_s: float, args) -> list[str]:
+def _report(rows: list[dict], startup_s: float, args, commit: str) -> list[str]:
     settings = load_settings(ROOT / "hubchat.toml")
     n = len(rows)
     lines = [
@@ -176,7 +177,7 @@ def _report(rows: list[dict], startup_s: float, args) -> list[str]:
     lines += [
         "",
         f"Command: `.venv/bin/python -m benchmarks.bench_injection --questions {args.questions} --write-results`",
-        f"Commit: {_commit()}",
+        f"Commit: {commit}",
         f"Machine: {machine_info()}",
     ]
     return lines
