@@ -19,6 +19,26 @@ from pathlib import Path
 
 QUESTION = "GPU rental prices"
 
+FRESH_SCRIPT = r"""
+import json, sys
+from hubchat.config import load_settings
+from hubchat.errors import HubchatError
+from hubchat.index.local_onnx import LocalOnnxEmbeddings
+from hubchat.index.store import ChunkStore
+index_dir, config, question = sys.argv[1:]
+settings = load_settings(config, index={"dir": index_dir})
+try:
+    store = ChunkStore(settings, LocalOnnxEmbeddings(threads=1, batch_size=settings.embeddings.batch_size))
+    chroma_ids = sorted(store._get_all([])["ids"])
+    print(json.dumps({
+        "count": store.count(),
+        "lexical_matches_chroma": sorted(store.lexical.ids) == chroma_ids,
+        "lexical": [c.id for c, _ in store.lexical_search(question, 5)],
+    }))
+except HubchatError as exc:  # what a starting process tells its user
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+"""
+
 CONFINED_SCRIPT = r"""
 import json, os, subprocess, sys
 from pathlib import Path
@@ -64,6 +84,9 @@ if mode == "read-only":
 cli = [sys.executable, "-m", "hubchat.cli", "ingest", "--config", config] + (["--rebuild"] if rebuild == "1" else [])
 done = subprocess.run(cli, capture_output=True, text=True, env=dict(os.environ, COLUMNS="400"))
 report["cli"] = {"code": done.returncode, "output": done.stdout + done.stderr}
+# a process starting on the folder as the failure left it (read-only, embedded Chroma cannot even open it)
+fresh = subprocess.run([sys.executable, "-c", FRESH_SCRIPT, str(index), config, question], capture_output=True, text=True)
+report["fresh"] = json.loads(fresh.stdout.strip().splitlines()[-1]) if fresh.returncode == 0 else {"crash": fresh.stderr[-2000:]}
 serving.refresh(force=True)
 report["after"] = answers()
 report["df"] = subprocess.run(["df", "-k", str(index)], capture_output=True, text=True).stdout
@@ -106,7 +129,7 @@ def run_confined(folder: Path, config: Path, *, mode: str, rebuild: bool, slack_
     `slack_kb` free beyond the index, "read-only" remounts it read-only before the ingest."""
     scratch, out, after = folder / "tmpfs", folder / "report.json", folder / "after"
     scratch.mkdir()
-    script = CONFINED_SCRIPT + f"\nsubprocess.run(['cp', '-a', str(index), {str(after)!r}], check=True)\n"
+    script = f"FRESH_SCRIPT = {FRESH_SCRIPT!r}\n" + CONFINED_SCRIPT + f"\nsubprocess.run(['cp', '-a', str(index), {str(after)!r}], check=True)\n"
     args = [str(config), mode, "1" if rebuild else "0", str(scratch), str(slack_kb), QUESTION, str(out)]
     env = dict(os.environ, ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1")
     done = subprocess.run(

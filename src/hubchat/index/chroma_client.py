@@ -10,6 +10,10 @@ from hubchat.config import Settings
 from hubchat.errors import BackendError
 from hubchat.index.storage_errors import index_storage_errors
 
+# Embedded Chroma on a full disk may have taken writes into its log that it cannot apply: it then refuses reads too,
+# until there is room to apply them (nothing is lost).
+_EMBEDDED_KEPT = "Chroma cannot read or write it until there is room again; what it holds is kept."
+
 
 def _chroma_settings():
     from chromadb.config import Settings as ChromaSettings
@@ -87,11 +91,16 @@ def _apply_timeout(client, seconds: float) -> None:
 
 @contextmanager
 def chroma_errors(settings: Settings) -> Iterator[None]:
-    """Turn a Chroma server's transport failures into BackendErrors that say what happened (no-op embedded)."""
+    """Turn a Chroma server's transport failures into BackendErrors that say what happened, and an embedded
+    Chroma's full or read-only folder into an IndexStorageError."""
     import httpx
 
     try:
-        yield
+        if settings.store.mode == "embedded":
+            with index_storage_errors(str(settings.index.dir), _EMBEDDED_KEPT, Path(settings.index.dir)):
+                yield
+        else:
+            yield
     except httpx.TimeoutException:
         raise BackendError(_hanging(settings)) from None
     except httpx.TransportError as exc:

@@ -9,8 +9,11 @@ IndexStorageError naming the folder, what is wrong with it, what was kept, and w
 from __future__ import annotations
 
 import errno
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal
 
 from hubchat.errors import IndexStorageError
@@ -22,8 +25,37 @@ _FULL_TEXT = ("database or disk is full", "no space left on device", "disk quota
 _READ_ONLY_TEXT = ("readonly database", "read-only file system")
 
 
-def storage_problem(exc: BaseException) -> Problem | None:
-    """Whether `exc` (or an exception it was raised from) says the disk is full or read-only."""
+# Some of embedded Chroma's failures on a full disk say only what failed ("Failed to apply logs to the metadata
+# segment"): then the folder itself is asked whether this much more would fit.
+PROBE_BYTES = 4 * 1024 * 1024
+
+
+def storage_problem(exc: BaseException, folder: Path | None = None) -> Problem | None:
+    """Whether `exc` (or an exception it was raised from) says the disk is full or read-only; with `folder` (an
+    embedded Chroma's), a Chroma error that does not say why is checked against the folder's file system."""
+    problem = _told(exc)
+    if problem is None and folder is not None and type(exc).__module__.startswith("chromadb"):
+        problem = _probe(folder)
+    return problem
+
+
+def _probe(folder: Path) -> Problem | None:
+    """Whether `folder` can take PROBE_BYTES more right now (allocated, then removed at once)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".space-probe-", dir=folder)
+    except OSError as exc:
+        return _told(exc)
+    try:
+        os.posix_fallocate(fd, 0, PROBE_BYTES)
+    except OSError as exc:
+        return _told(exc)
+    finally:
+        os.close(fd)
+        os.unlink(name)
+    return None
+
+
+def _told(exc: BaseException) -> Problem | None:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -54,19 +86,20 @@ def storage_message(where: str, problem: Problem, kept: str) -> str:
 
 
 @contextmanager
-def index_storage_errors(where: str, kept: str) -> Iterator[None]:
+def index_storage_errors(where: str, kept: str, folder: Path | None = None) -> Iterator[None]:
     """Raise a full or read-only disk's failures inside the block as an IndexStorageError; others pass unchanged.
 
     Args:
         where: the folder (or Chroma server) written to, as the user knows it.
         kept: what is still as it was, said to the user (a whole sentence).
+        folder: an embedded Chroma's folder, to ask when Chroma does not say why it failed.
     """
     try:
         yield
-    except IndexStorageError:
-        raise
+    except IndexStorageError as exc:  # told already, deeper down: say it again with what this caller kept
+        raise IndexStorageError(storage_message(where, exc.problem, kept), exc.problem) from exc
     except Exception as exc:
-        problem = storage_problem(exc)
+        problem = storage_problem(exc, folder)
         if problem is None:
             raise
-        raise IndexStorageError(storage_message(where, problem, kept)) from exc
+        raise IndexStorageError(storage_message(where, problem, kept), problem) from exc

@@ -112,9 +112,11 @@ def ingest(
     kept = (
         "The live index was not changed and keeps serving."
         if rebuild
-        else "The index keeps serving what it held before (with any whole articles written before the failure)."
+        else "The index keeps what it held before (with any whole articles written before the failure); processes "
+        "already serving keep answering, one starting may not until there is room again."
     )
-    with index_storage_errors(_written_to(settings), kept), ingest_lock(settings):
+    embedded = Path(settings.index.dir) if settings.store.mode == "embedded" else None
+    with index_storage_errors(_written_to(settings), kept, embedded), ingest_lock(settings):
         if not rebuild:
             # A long-lived (serving) process's store may not have noticed another process's rebuild yet.
             store.refresh(force=True)
