@@ -99,6 +99,7 @@ def ask(runtime: Runtime, judge: Judge, question: str, target: str) -> dict:
         "raw": judge.signs(result.raw_text, len(result.passages)),
         "shown": judge.signs(result.text, len(result.passages)),
         "raw_text": result.raw_text,
+        "shown_text": result.text,
     }
 
 
