@@ -105,11 +105,14 @@ class IngestLease:
         if won.get("holder") != self.token:
             raise self._busy(LeaseRecord(number, str(won.get("holder")), str(won.get("owner")), float(won.get("expires", 0)), False))
         self.number = number
-        old = [_record_id(r.number) for r in records[:-1]]  # keep the one just replaced, to show what happened
-        if old:
-            self._collection().delete(ids=old)
         self._renewer = threading.Thread(target=self._keep_renewing, name="hubchat-ingest-lease", daemon=True)
         self._renewer.start()
+        old = [_record_id(r.number) for r in records[:-1]]  # keep the one just replaced, to show what happened
+        try:
+            if old:
+                self._collection().delete(ids=old)
+        except Exception as exc:  # tidying only: the next taker tries again
+            log.warning("could not delete old ingest lease records on %s (%s)", self.where, exc)
 
     def _meta(self, released: bool) -> dict:
         return {"holder": self.token, "owner": self.owner, "expires": 0.0 if released else time.time() + self.ttl_s, "released": released}
