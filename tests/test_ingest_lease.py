@@ -52,7 +52,6 @@ def _holding(config: Path, go: Path):
     return child
 
 
-@pytest.mark.slow  # 30-50 s: two ingests of the corpus
 def test_a_second_machine_is_refused_while_the_first_ingests_and_proceeds_after(tmp_path: Path, chroma_server, embedder):
     corpus, (config_a, settings_a), (_, settings_b) = _two_machines(tmp_path, chroma_server, embedder, "lease-finish")
     assert settings_a.index.dir != settings_b.index.dir
@@ -75,7 +74,6 @@ def test_a_second_machine_is_refused_while_the_first_ingests_and_proceeds_after(
     assert_index_matches_corpus(store_b, settings_b, corpus)
 
 
-@pytest.mark.slow  # 30-50 s: two ingests of the corpus
 def test_a_killed_holders_lease_goes_stale_and_the_next_ingest_proceeds(tmp_path: Path, chroma_server, embedder):
     lease_s = 6.0
     corpus, (config_a, _), (_, settings_b) = _two_machines(tmp_path, chroma_server, embedder, "lease-kill", lease_s)
