@@ -56,6 +56,8 @@ def corpus_index(tmp_path_factory, corpus_dir: Path) -> Iterator[CorpusIndex]:
         corpus={"path": str(corpus_dir)},
         index={"dir": str(index_dir), "collection": "hubchat-corpus-test"},
         store={"mode": "embedded"},
+        # Its own records: the retriever's demotions read them, and a developer's own verdicts must not count.
+        ui={"db_path": str(index_dir / "hubchat.sqlite")},
     )
     runtime = Runtime(settings)
     started = time.perf_counter()

@@ -53,6 +53,7 @@ def main(workdir: Path, model_path: Path) -> dict:
         "network_reachable": network_reachable(), "added": added, "pages": pages,
         "answer": reply["choices"][0]["message"]["content"], "backend": reply["hubchat"].get("backend", ""),
         "sources": len(reply["hubchat"]["sources"]), "refused": reply["hubchat"]["refused"],
+        "completion_tokens": reply["usage"]["completion_tokens"],
     }
 
 

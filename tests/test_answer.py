@@ -225,6 +225,17 @@ def test_a_model_rewrite_of_the_follow_up_is_what_gets_searched(indexed, embedde
     assert "Why were data-centre GPUs scarce?" in recorder.calls[1][1].content  # the answer prompt, the rewrite
 
 
+def test_a_model_rewrite_that_returns_the_follow_up_unchanged_still_searches_the_conversations_subject(indexed, embedder):
+    settings, store = indexed
+    history = [Turn("Why is Norway buying Huawei storage?", "Norway buys 2 PB of flash storage [1].")]
+    question = "What security questions does that raise?"
+    model = scripted(question, "It raises firmware questions [1].")
+    result = make_answerer(settings, store, embedder, model).answer(question, history=history)
+    assert result.condensed_by == "model"
+    assert result.standalone_question.endswith(question)
+    assert {"Norway", "Huawei"} <= set(result.standalone_question.replace(":", "").split())
+
+
 def test_extractive_backend_answers_without_any_model(indexed, embedder):
     settings, store = indexed
     answerer = make_answerer(settings, store, embedder)

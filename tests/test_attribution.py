@@ -2,7 +2,7 @@
 
 import pytest
 
-from hubchat.checking.attribution import attribute_uncited
+from hubchat.checking.attribution import attribute_uncited, move_unsupported
 from hubchat.checking.citations import check_citations
 from hubchat.types import Chunk, Passage
 
@@ -57,3 +57,37 @@ def test_model_written_citations_are_not_marked_attributed(embed):
 def test_nothing_to_add_returns_the_same_report(embed):
     report = check_citations("Cursor is a fork of VS Code [2].", PASSAGES, embed=embed)
     assert attribute_uncited(report, PASSAGES, embed=embed) is report
+
+
+# ---- citations the model put on the wrong passage ----------------------------------------------------------
+
+
+def test_a_sentence_cited_to_the_wrong_passage_gets_the_marker_of_the_one_that_supports_it(embed):
+    report = check_citations("Cursor is a fork of VS Code [1].", PASSAGES, embed=embed)
+    assert report.sentences[0].verdict in ("weak", "unsupported")
+    moved = move_unsupported(report, PASSAGES, embed=embed)
+    sentence = moved.sentences[0]
+    assert moved.text == "Cursor is a fork of VS Code [2]."
+    assert sentence.citations == (2,) and sentence.verdict == "supported"
+    assert sentence.attributed and [p.number for p in sentence.pruned] == [1], "editors see the model's own marker"
+    assert moved.cited_numbers == (2,)
+
+
+def test_a_sentence_no_shown_passage_supports_keeps_its_marker_and_its_flag(embed):
+    report = check_citations("Bananas grow in Ecuador and are yellow [1].", PASSAGES, embed=embed)
+    moved = move_unsupported(report, PASSAGES, embed=embed)
+    assert moved is report
+    assert moved.sentences[0].verdict in ("weak", "unsupported") and moved.sentences[0].citations == (1,)
+
+
+def test_a_figure_the_other_passage_does_not_state_is_not_certified_by_a_move(embed):
+    # Passage 2 supports the words, not the number: the re-check's figure comparison undoes the move.
+    report = check_citations("Cursor is a fork of VS Code with 40 million users [1].", PASSAGES, embed=embed)
+    moved = move_unsupported(report, PASSAGES, embed=embed)
+    assert moved.sentences[0].verdict != "supported"
+    assert not moved.sentences[0].attributed
+
+
+def test_supported_sentences_are_left_as_the_model_cited_them(embed):
+    report = check_citations("Cursor is a fork of VS Code [2]. Whisper is a speech recognition model [1].", PASSAGES, embed=embed)
+    assert move_unsupported(report, PASSAGES, embed=embed) is report

@@ -1,9 +1,11 @@
 """The editors' desk in a real browser, on a records store filled by a scripted session through the real app:
-questions asked over /ask (some refused), ratings over /feedback, editors' verdicts saved through Records, and
-a "needs update" mark saved on the page. The desk must show what the records hold.
+questions asked over /ask (some refused, some answered with a sentence the checker flags), ratings over
+/feedback, editors' verdicts saved through Records, a "needs update" mark and a demotion lift saved on the page.
+The desk must show what the records hold.
 
-The extractive backend quotes its passages, so the checker never flags its answers; checker-flagged answers are
-covered by tests/test_desk_*.py, and here the flagged side comes from editors' verdicts.
+The extractive backend quotes its passages, so the checker never flags its answers. For the flagged questions
+the app's generator is the extractive one with an invented claim added, as a model that makes something up
+would write it; the app's real checker flags it and the app records it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,34 @@ ANSWERED = [
     "Which flour should I feed a starter and how warm should it be?",
     "What lives in tide pools?",
     "Is hot wax better than chain lube?",
+    "Which flour should a starter be fed, and how warm should it be kept?",
 ]
+# Editors judge every sentence of these "wrong citation": two similar questions, so their passage is demoted.
+JUDGED_WRONG = (ANSWERED[1], ANSWERED[4])
+# Answered with an invented sentence the passages do not support: the checker flags these answers.
+FLAGGED = {
+    "How do I keep a worm bin in a small flat?": "Every flat in Europe has kept a worm bin since 1850 [1].",
+    "How do I show user comments safely on a web page?": "Browsers have escaped every comment by law since 1994 [1].",
+}
+
+
+class _Inventing:
+    """The app's extractive generator, adding an invented claim to the answers of FLAGGED questions."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.label = inner.label
+
+    def prepare(self):
+        return self.inner.prepare()
+
+    def rewrite(self, question, history):
+        return self.inner.rewrite(question, history)
+
+    def stream(self, question, passages, usage):
+        yield from self.inner.stream(question, passages, usage)
+        if question in FLAGGED:
+            yield " " + FLAGGED[question]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +74,7 @@ def desk_server(tmp_path_factory, editor_login):
 
     runtime = Runtime(ui_test_settings(tmp_path_factory.mktemp("desk")))
     runtime.ingest()
+    runtime.__dict__["generator"] = _Inventing(runtime.generator)  # before the answerer is built on it
     server = start(runtime, host="127.0.0.1", port=0)
     yield server, runtime
     server.close()
@@ -56,7 +86,7 @@ def _session(url: str, records: Records) -> dict[str, str]:
 
     client = Client(url, verbose=False)
     ids = {}
-    for question in REFUSED + ANSWERED:
+    for question in REFUSED + ANSWERED + list(FLAGGED):
         _, _, details = client.predict(question, "[]", "{}", api_name="/ask")
         ids[question] = json.loads(details)["answer_id"]
     for question, helpful in [(ANSWERED[0], True), (ANSWERED[1], False), (ANSWERED[2], True), (REFUSED[0], False)]:
@@ -64,7 +94,7 @@ def _session(url: str, records: Records) -> dict[str, str]:
     for question in ANSWERED:
         record = records.answer(ids[question])
         for sentence in record.sentences:
-            label = "wrong_citation" if question == ANSWERED[1] else "supported"
+            label = "wrong_citation" if question in JUDGED_WRONG else "supported"
             records.set_verdict(record.id, sentence.index, label, editor="script")
     return ids
 
@@ -74,6 +104,10 @@ def test_the_desk_shows_gaps_health_agreement_and_charts_from_the_records(page: 
     records = Records(runtime.settings.ui.db_path)
     ids = _session(server.url, records)
     assert all(records.answer(ids[q]).refused for q in REFUSED)
+    assert not any(records.answer(ids[q]).flagged for q in REFUSED + ANSWERED)
+    flagged = [records.answer(ids[q]) for q in FLAGGED]
+    assert all(r.flagged and not r.refused for r in flagged)
+    assert all(any(s.verdict == "unsupported" for s in r.sentences) for r in flagged)
 
     _login(page, server.url, *editor_login)
     expect(page.locator("#hc-answers")).to_be_visible()
@@ -93,17 +127,29 @@ def test_the_desk_shows_gaps_health_agreement_and_charts_from_the_records(page: 
     oven = next(g for g in groups if REFUSED[2] in g.typical)
     expect(shown.nth(oven.rank - 1).locator(".hc-closest")).to_contain_text("Sourdough Starter Care")
 
-    # Article health: each article's row holds its counts from the records.
-    health = {h.title: h for h in article_health(records.answers_since())}
+    # The flagged questions are gaps too, counted as flagged.
+    for question in FLAGGED:
+        group = next(g for g in groups if question in g.typical)
+        assert group.flagged == 1
+        expect(shown.nth(group.rank - 1).locator(".hc-gap-head")).to_contain_text("0 refused, 1 flagged")
+
+    # Article health: each article's row holds its counts from the records, sorted by failed citations.
+    rows = article_health(records.answers_since())
+    health = {h.title: h for h in rows}
     sourdough = health["Sourdough Starter Care: Feeding, Flour and Temperature"]
-    assert sourdough.answers == 2 and sourdough.wrong_citation > 0 and (sourdough.helpful, sourdough.not_helpful) == (1, 1)
-    # Sorted by failed citations, the sourdough article (the only one with a wrong citation) comes first.
-    cells = [sourdough.title, sourdough.answers, sourdough.cited, sourdough.checker_flagged, sourdough.wrong_citation,
-             sourdough.unsupported, sourdough.helpful, sourdough.not_helpful]
-    for col, value in enumerate(cells):
-        expect(page.locator(f'#hc-health [data-testid="cell-0-{col}"]')).to_have_text(str(value))
-    expect(page.locator('#hc-health [data-testid="cell-2-0"]')).to_be_attached()  # three articles cited
-    expect(page.locator('#hc-health [data-testid="cell-3-0"]')).not_to_be_attached()
+    assert sourdough.answers == 3 and sourdough.wrong_citation >= 2 and (sourdough.helpful, sourdough.not_helpful) == (1, 1)
+    assert rows[0] == sourdough  # the most wrong citations
+    def cells(h):
+        return [h.title, h.answers, h.cited, h.checker_flagged, h.wrong_citation, h.unsupported, h.helpful, h.not_helpful]
+    for row, h in enumerate(rows):
+        for col, value in enumerate(cells(h)):
+            expect(page.locator(f'#hc-health [data-testid="cell-{row}-{col}"]')).to_have_text(str(value))
+    expect(page.locator(f'#hc-health [data-testid="cell-{len(rows)}-0"]')).not_to_be_attached()
+    # The articles the invented sentences cited show them as checker-flagged citations.
+    flagged_articles = {s.article_id for r in flagged for s in r.sources if any(
+        s.number in c.citations and c.verdict == "unsupported" for c in r.sentences)}
+    assert flagged_articles and all(h.checker_flagged > 0 for h in rows if h.article_id in flagged_articles)
+    assert sum(h.checker_flagged for h in rows) >= len(FLAGGED)
     # Filtered by title, one row is left.
     page.fill("#hc-health-find textarea", "tide")
     page.locator("#hc-health-find textarea").press("Enter")
@@ -128,14 +174,33 @@ def test_the_desk_shows_gaps_health_agreement_and_charts_from_the_records(page: 
         str(result.confusion[("supported", "wrong_citation")])
     )
 
-    # The charts plot today's figures: 7 questions, 3 refused, 0 flagged, 2 of 4 ratings helpful.
+    # The charts plot today's figures: 10 questions, 3 refused, 2 flagged (of 7 answered), 2 of 4 ratings helpful.
     [today] = daily_activity(records.answers_since())
-    assert (today.questions, today.refused, today.flagged, today.helpful, today.not_helpful) == (7, 3, 0, 2, 2)
-    for key, value in [("questions", 7.0), ("refusals", 3 / 7), ("flagged", 0.0), ("rating", 0.5)]:
+    assert (today.questions, today.refused, today.flagged, today.helpful, today.not_helpful) == (10, 3, 2, 2, 2)
+    for key, value in [("questions", 10.0), ("refusals", 3 / 10), ("flagged", 2 / 7), ("rating", 0.5)]:
         point = page.locator(f"#hc-chart-{key} circle")
         expect(point).to_have_count(1)
         assert float(point.get_attribute("data-value")) == pytest.approx(value, abs=1e-4)
         assert point.get_attribute("data-day") == today.day
+
+    # The passage judged wrong for both similar questions is listed as demoted; lifting it on the page records
+    # the lift, and the list empties.
+    [demotion] = runtime.demoter.active()
+    judged = {s.chunk_id for q in JUDGED_WRONG for s in records.answer(ids[q]).sources}
+    assert demotion.chunk_id in judged and set(demotion.questions) == set(JUDGED_WRONG)
+    listed = page.locator("#hc-desk-demotions .hc-demotion")
+    expect(listed).to_have_count(1)
+    expect(listed).to_have_attribute("data-chunk", demotion.chunk_id)
+    for question in JUDGED_WRONG:
+        expect(listed).to_contain_text(question)
+    page.locator("#hc-lift-chunk input").click()
+    page.get_by_role("option", name=re.compile(re.escape(demotion.chunk_id))).click()
+    page.fill("#hc-lift-note textarea", "The flour section was rewritten")
+    page.click("#hc-lift")
+    expect(page.locator("#hc-desk-demotions")).to_contain_text("No passage is demoted")
+    lift = records.demotion_lifts()[demotion.chunk_id]
+    assert (lift.lifted, lift.note, lift.editor) == (True, "The flour section was rewritten", editor_login[0])
+    assert runtime.demoter.active() == ()
 
     # The gaps download carries the same groups.
     page.click("#hc-gaps-json")

@@ -7,7 +7,8 @@ from hubchat.desk.agreement import agreement
 from hubchat.desk.gaps import ClosestArticle, GapGroup
 from hubchat.desk.health import ArticleHealth
 from hubchat.records import ArticleMark, AskedQuestion
-from hubchat.web.desk_render import agreement_html, charts_html, gaps_html, health_rows, line_chart_svg
+from hubchat.retrieval.demotion import Demotion
+from hubchat.web.desk_render import agreement_html, charts_html, demotions_html, gaps_html, health_rows, line_chart_svg
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -40,3 +41,12 @@ def test_a_day_without_ratings_is_a_gap_in_the_line_not_a_zero():
     assert 'data-day="2026-12-01" data-value="1.0000"' in svg and 'data-day="2026-12-03" data-value="0.5000"' in svg
     assert charts_html(days).count("<svg") == 4
     assert "No answers recorded yet" in charts_html([])
+
+
+def test_demotions_list_their_passage_and_questions_as_text_or_say_none_or_off():
+    demotion = Demotion("chunk-1", "/a", f"A {SCRIPT}", "Memory", (f"How much {SCRIPT}?", "How much RAM?"), ("a1", "a2"))
+    html = demotions_html([demotion], 2)
+    assert SCRIPT not in html and html.count("&lt;script&gt;") == 2
+    assert 'data-chunk="chunk-1"' in html and "judged wrong for <b>2</b> similar" in html and "Memory" in html
+    assert "No passage is demoted" in demotions_html([], 2) and "2 or more" in demotions_html([], 2)
+    assert "demote_wrong_citations = false" in demotions_html(None, 2)

@@ -29,6 +29,7 @@ def _settings(root: Path) -> Settings:
         corpus={"path": REPO / "corpus"},
         eval={"cache_dir": root / "cache", "results_dir": root / "results"},
         index={"dir": root / "unused-index"},
+        ui={"db_path": root / "records.sqlite"},  # the retriever's demotions read these, not a developer's own
     )
 
 

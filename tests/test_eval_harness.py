@@ -46,6 +46,7 @@ def eval_settings(root: Path, **chat) -> Settings:
         eval={"cache_dir": root / "cache", "results_dir": root / "results"},
         corpus={"path": root / "unused-corpus"},
         index={"dir": root / "unused-index"},
+        ui={"db_path": root / "app-records.sqlite"},  # the app's records: an evaluation keeps its own
     )
 
 
@@ -89,6 +90,9 @@ def test_the_sets_own_index_is_built_by_the_products_ingest(first_run, squad_sma
     # the index lives under the evaluation cache, never in the app's index folder
     assert (set_dir(settings, report.set_name) / "index" / "chroma").is_dir()
     assert not Path(settings.index.dir).exists()
+    # and so do the records the retriever's demotions read: a checkout's own verdicts never move the figures
+    assert (set_dir(settings, report.set_name) / "records.sqlite").is_file()
+    assert not Path(settings.ui.db_path).exists()
 
 
 def test_retrieval_is_measured_for_three_retrievers_and_matches_our_measures(first_run):

@@ -77,6 +77,23 @@ def test_a_passage_is_on_evidence_when_article_heading_and_text_match():
     assert not on_evidence(_passage(1, "a1", "nothing about it", "Immunity"), unit)
 
 
+def test_a_passage_that_runs_into_the_gold_section_is_on_it_whatever_its_heading_path_says():
+    unit = Evidence("a1", heading="Software: CUDA's moat")
+    spanning = "The MI300X carries 192 GB.\n\n## Software: CUDA's moat\n\nCUDA's libraries are where NVIDIA leads."
+    assert on_evidence(_passage(1, "a1", spanning, "GPUs > Memory"), unit)
+    mentioned = "The software section below covers Software: CUDA's moat in depth."  # named in prose, not a heading
+    assert not on_evidence(_passage(1, "a1", mentioned, "GPUs > Memory"), unit)
+
+
+def test_a_summary_passage_stating_a_key_fact_is_on_the_evidence_for_precision_not_for_section_recall():
+    unit = Evidence("a1", heading="Memory: AMD's strongest card", facts=("carries 192 GB",))
+    takeaways = _passage(1, "a1", "## Key takeaways\n\n- The MI300X carries 192 GB of HBM3.", "Key takeaways")
+    assert on_evidence(takeaways, unit)
+    assert not on_evidence(takeaways, unit, by_facts=False)
+    assert not on_evidence(_passage(1, "a2", "The MI300X carries 192 GB.", "Key takeaways"), unit), "another article"
+    assert not on_evidence(_passage(1, "a1", "The MI300X carries 128 GB.", "Key takeaways"), unit)
+
+
 def test_a_long_fact_counts_when_most_of_its_words_are_in_the_passage():
     fact = "The Justice Department is focused on the deals Google makes with Apple and Samsung and Mozilla"
     cut_short = "deals Google makes with Apple and Samsung and Mozilla, the Justice Department said it is focused on"

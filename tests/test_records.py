@@ -28,7 +28,7 @@ from sqlalchemy import inspect
 
 from hubchat.config import UISettings, load_settings
 from hubchat.errors import BackendError, ConfigError
-from hubchat.records import CSV_COLUMNS, Records, open_records
+from hubchat.records import CSV_COLUMNS, Records, RecordsVersion, open_records
 from hubchat.records.database import create_records_engine, parse_location, reading, writing
 from hubchat.records.migrate import alembic_config, head_revisions
 from hubchat.records.schema import metadata
@@ -150,6 +150,46 @@ def test_verdicts_are_never_overwritten_and_the_latest_one_counts(db):
     assert record.reviews[1].label == "wrong_citation" and record.reviews[1].editor == "ben"
     assert 0 not in record.reviews
     assert [(r.label, r.editor) for r in records.review_history(answer_id)] == [("unsupported", "ana"), ("wrong_citation", "ben")]
+
+
+def test_wrong_citations_are_the_current_verdicts_per_cited_passage_less_lifted_ones(db):
+    records = Records(db)
+    first = records.record_answer(_result("How often to feed?", verdicts=("supported", "weak")))
+    second = records.record_answer(_result("When do I feed it?", verdicts=("supported",)))
+    records.set_verdict(first, 0, "wrong_citation", editor="ana")
+    records.set_verdict(first, 1, "wrong_citation", editor="ana")
+    records.set_verdict(first, 1, "supported", editor="ben")  # the latest verdict counts
+    records.set_verdict(second, 0, "unsupported", editor="ana")
+    [wrong] = records.wrong_citations()
+    assert (wrong.answer_id, wrong.sentence_index, wrong.chunk_id, wrong.article_id) == (first, 0, "c1", "/guides/sourdough")
+    assert wrong.question == "How often to feed? (standalone)" and wrong.title == "Sourdough <Care>" and wrong.section == "Feeding"
+
+    records.lift_demotion("c1", note="rewritten", editor="ana")
+    assert records.wrong_citations() == [] and len(records.wrong_citations(include_lifted=True)) == 1
+    assert records.demotion_lifts()["c1"].note == "rewritten"
+    records.set_verdict(second, 0, "wrong_citation", editor="ana")  # saved after the lift: counts
+    assert [w.answer_id for w in records.wrong_citations()] == [second]
+    records.lift_demotion("c1", lifted=False, editor="ana")  # the lift withdrawn: every verdict counts again
+    assert [w.answer_id for w in records.wrong_citations()] == [first, second]
+    with pytest.raises(ValueError, match="chunk id"):
+        records.lift_demotion(" ")
+
+
+def test_the_version_moves_with_every_table_and_the_verdicts_version_only_with_verdicts_and_lifts(db):
+    records = Records(db)
+    empty = records.version()
+    assert empty == RecordsVersion(0, 0, 0, 0, 0)
+    answer_id = records.record_answer(_result())
+    after_answer = records.version()
+    assert after_answer.answers > 0 and records.verdicts_version() == (0, 0)
+    records.record_feedback(answer_id, True)
+    records.mark_article("/guides/sourdough", True)
+    assert records.version().feedback > 0 and records.version().article_marks > 0
+    records.set_verdict(answer_id, 0, "wrong_citation")
+    records.lift_demotion("c1")
+    version = records.version()
+    assert records.verdicts_version() == (version.reviews, version.demotion_lifts) and min(version.__dict__.values()) > 0
+    assert Records(db).version() == version  # another store on the same database agrees
 
 
 def test_rejects_unknown_labels_answers_and_sentences(db):

@@ -10,16 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hubchat.answer.chain import source_of
 from hubchat.config import RetrievalSettings, Settings
 from hubchat.errors import InputError
 from hubchat.eval.metrics import ndcg_at_k, recall_at_k
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.pipeline import ingest
-from hubchat.retrieval.condense import condense_heuristic, is_followup
+from hubchat.records import Records
+from hubchat.retrieval.condense import condense_heuristic, is_followup, keep_context
+from hubchat.retrieval.demotion import CitationDemoter
 from hubchat.retrieval.fusion import cap_per_article, fuse, fuse_scores
 from hubchat.retrieval.hybrid import HybridRetriever
-from hubchat.types import Chunk, Filters, Passage, RetrievalResult, Turn
+from hubchat.runtime import Runtime
+from hubchat.types import AnswerResult, Chunk, CitationReport, Filters, Passage, RetrievalResult, SentenceCheck, Turn
 
 # ---- fusion (pure) -----------------------------------------------------------------------------------------
 
@@ -194,6 +198,34 @@ def test_a_chain_of_followups_keeps_the_original_topic():
     condensed = condense_heuristic("And does it run on Windows?", history)
     assert "Ollama" in condensed
     assert condensed.endswith("And does it run on Windows?")
+
+
+GPUS = [Turn("What is the main advantage of AMD's MI300X over NVIDIA's H100?", "Memory: 192 GB against 80 GB.")]
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        "And where does NVIDIA still clearly lead?",  # the follow-up returned unchanged
+        "Where does the other vendor still clearly lead?",  # the subject dropped
+    ],
+)
+def test_a_model_rewrite_that_lost_the_subject_gets_it_back(rewrite):
+    kept = keep_context(rewrite, "And where does NVIDIA still clearly lead?", GPUS)
+    assert kept.endswith(rewrite)
+    assert {"AMD", "MI300X", "H100"} <= set(kept.replace(":", "").split())
+
+
+@pytest.mark.parametrize(
+    "question, rewrite",
+    [
+        ("And where does NVIDIA still clearly lead?", "Where does NVIDIA still lead over AMD's MI300X?"),  # kept a name
+        ("Does it have a free tier?", "Does Ideogram have a free tier?"),  # named what the answer was about
+        ("What is Ollama?", "What is Ollama?"),  # not a follow-up at all
+    ],
+)
+def test_a_model_rewrite_that_names_its_subject_is_kept_as_written(question, rewrite):
+    assert keep_context(rewrite, question, GPUS) == rewrite
 
 
 def test_terms_already_in_the_question_are_not_repeated_and_output_is_deterministic():
@@ -546,3 +578,132 @@ def test_the_vector_matrix_keeps_the_chunk_order_and_searches_only_kept_rows():
     assert matrix.top([1.0, 0.0], np.array([False, False, False]), 5) == []
     with pytest.raises(ValueError, match="no stored vector"):
         VectorMatrix(["a", "z"], ["a"], stored[:1])
+
+
+# ---- demoting passages editors judged wrongly cited (real records, real store, real embedder) ------------------
+
+# Paraphrases of one kind of question (cosine 0.8 and more apart with MiniLM), all ranking the Memory chunk first.
+MEMORY_QUESTIONS = (
+    "How much RAM does a quantised 8B model need?",
+    "How much memory does a quantised 8B model need?",
+    "What amount of RAM does a quantised 8B model need to run?",
+)
+OTHER_KIND = "Do larger models need a GPU with more memory?"
+
+
+def _answer_citing(question: str, passage: Passage) -> AnswerResult:
+    """An answer whose one sentence cites `passage` as [1], as the chain records it."""
+    source = source_of(1, passage, "https://example.org")
+    sentence = SentenceCheck(0, "It needs 8 GB [1].", 0, 18, (1,), (), "supported", 0.9)
+    report = CitationReport(sentence.text, (sentence,), (), (1,), "supported")
+    return AnswerResult(
+        question=question, standalone_question=question, text=sentence.text, raw_text=sentence.text, refused=False,
+        verdict="supported", report=report, passages=(source,), sources=(source,), notes=(), timings={},
+        prompt_tokens=None, completion_tokens=None, backend="extractive",
+    )
+
+
+class _CountingSource:
+    """The real records store, counting the demoter's calls (to show a question costs no query)."""
+
+    def __init__(self, records: Records):
+        self.records = records
+        self.calls = 0
+
+    def verdicts_version(self):
+        self.calls += 1
+        return self.records.verdicts_version()
+
+    def wrong_citations(self):
+        self.calls += 1
+        return self.records.wrong_citations()
+
+
+def _judge_wrong(records: Records, retriever: HybridRetriever, question: str) -> str:
+    top = retriever.retrieve(question).passages[0]
+    answer_id = records.record_answer(_answer_citing(question, top))
+    records.set_verdict(answer_id, 0, "wrong_citation", editor="ed")
+    return top.chunk.id
+
+
+def test_a_passage_judged_wrong_for_two_similar_questions_is_demoted_for_a_third(store, embedder, tmp_path):
+    records = Records(tmp_path / "records.sqlite")
+    # No per-article cap to speak of, so the demoted passage stays in the list to be looked at.
+    settings = RetrievalSettings(top_k=10, per_article_cap=10, demotion_refresh_s=0)
+    plain = HybridRetriever(store, embedder, settings)
+    demoting = HybridRetriever(store, embedder, settings, demoter=CitationDemoter(records, embedder.embed_array, settings))
+    new_question = MEMORY_QUESTIONS[2]
+    memory = plain.retrieve(new_question).passages[0].chunk.id
+    assert "quantised 8B model needs" in plain.retrieve(new_question).passages[0].chunk.text
+
+    assert _judge_wrong(records, plain, MEMORY_QUESTIONS[0]) == memory
+    # One verdict is not enough (demotion_min_verdicts = 2).
+    assert demoting.retrieve(new_question).passages[0].chunk.id == memory
+    assert _judge_wrong(records, plain, MEMORY_QUESTIONS[1]) == memory
+
+    after = demoting.retrieve(new_question)
+    assert after.passages[0].chunk.id != memory
+    [demoted] = [p for p in after.passages if p.chunk.id == memory]
+    assert demoted.demoted and demoted.score == pytest.approx(plain.retrieve(new_question).passages[0].score * settings.demotion_factor)
+    assert after.relevant
+    # Another kind of question keeps the passage where it was.
+    assert [p.chunk.id for p in demoting.retrieve(OTHER_KIND).passages] == [p.chunk.id for p in plain.retrieve(OTHER_KIND).passages]
+
+
+def test_a_demotion_is_lifted_by_an_editor_undone_by_a_changed_verdict_and_off_by_the_setting(store, embedder, tmp_path):
+    records = Records(tmp_path / "records.sqlite")
+    settings = RetrievalSettings(top_k=5, per_article_cap=2, demotion_refresh_s=0)
+    plain = HybridRetriever(store, embedder, settings)
+    demoter = CitationDemoter(records, embedder.embed_array, settings)
+    demoting = HybridRetriever(store, embedder, settings, demoter=demoter)
+    new_question = MEMORY_QUESTIONS[2]
+    memory = _judge_wrong(records, plain, MEMORY_QUESTIONS[0])
+    _judge_wrong(records, plain, MEMORY_QUESTIONS[1])
+    assert demoting.retrieve(new_question).passages[0].chunk.id != memory
+    [active] = demoter.active()
+    assert active.chunk_id == memory and set(active.questions) == set(MEMORY_QUESTIONS[:2])
+
+    records.lift_demotion(memory, note="the article was rewritten", editor="ed")
+    assert demoting.retrieve(new_question).passages[0].chunk.id == memory
+    assert demoter.active() == ()
+    # Verdicts saved after the lift count again.
+    _judge_wrong(records, plain, MEMORY_QUESTIONS[0])
+    _judge_wrong(records, plain, MEMORY_QUESTIONS[1])
+    assert demoting.retrieve(new_question).passages[0].chunk.id != memory
+    # An editor changing one verdict to another label ends the demotion too.
+    latest = records.answers("all", limit=1)[0]
+    records.set_verdict(latest.id, 0, "supported", editor="ed")
+    assert demoting.retrieve(new_question).passages[0].chunk.id == memory
+
+    off = Settings(ui={"db_path": tmp_path / "records.sqlite"}, retrieval={"demote_wrong_citations": False})
+    assert Runtime(off).demoter is None
+
+
+def test_the_verdicts_are_read_once_per_refresh_interval_not_per_question(store, embedder, tmp_path):
+    records = Records(tmp_path / "records.sqlite")
+    now = [0.0]
+    settings = RetrievalSettings(top_k=5, per_article_cap=2, demotion_refresh_s=10)
+    source = _CountingSource(records)
+    demoting = HybridRetriever(store, embedder, settings, demoter=CitationDemoter(source, embedder.embed_array, settings, clock=lambda: now[0]))
+    plain = HybridRetriever(store, embedder, settings)
+    memory = _judge_wrong(records, plain, MEMORY_QUESTIONS[0])
+    _judge_wrong(records, plain, MEMORY_QUESTIONS[1])
+    for question in (*MEMORY_QUESTIONS, OTHER_KIND) * 3:
+        demoting.retrieve(question)
+    assert source.calls == 2  # the version and the verdicts, once
+    records.set_verdict(records.answers("all", limit=1)[0].id, 0, "supported")
+    now[0] = 5.0
+    assert demoting.retrieve(MEMORY_QUESTIONS[2]).passages[0].chunk.id != memory  # not asked again yet
+    now[0] = 10.0
+    assert demoting.retrieve(MEMORY_QUESTIONS[2]).passages[0].chunk.id == memory
+    assert source.calls == 4
+    now[0] = 20.0
+    demoting.retrieve(MEMORY_QUESTIONS[2])
+    assert source.calls == 5  # the version again; unchanged, so the verdicts are not read
+
+
+def test_the_runtime_wires_its_records_into_the_retriever(tmp_path):
+    settings = Settings(ui={"db_path": tmp_path / "records.sqlite"}, retrieval={"demotion_min_verdicts": 3})
+    runtime = Runtime(settings)
+    assert runtime.demoter.source is runtime.records
+    assert runtime.demoter.settings.demotion_min_verdicts == 3

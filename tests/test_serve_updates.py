@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from hubchat.runtime import Runtime
-from hubchat.sync.background import BackgroundUpdates, is_article_file
+from hubchat.sync.background import BackgroundUpdates, is_article_file, is_watched_change
 from hubchat.web.server import start
 from tests.helpers import SAMPLES, settings_for, write_article, write_samples
 from tests.site_server import PageMeta, SiteServer, article_page
@@ -121,6 +121,33 @@ def test_the_serving_app_answers_from_a_file_added_to_the_corpus_folder_without_
     assert SAMPLES[2].url in cited_urls(server.url, "Why do GPU rental prices keep falling?"), "the site's pages stay"
 
 
+@pytest.mark.browser
+def test_the_chat_pages_tag_filter_offers_a_tag_that_a_background_sync_added(app, site: SiteServer, page):
+    from playwright.sync_api import expect
+
+    server, _, _ = app
+    tag = "local-first-inference"
+
+    def offered_tags() -> list[str]:
+        """The tag filter's choices, as a reader opening the chat page now sees them."""
+        page.goto(server.url)
+        page.get_by_text("Filters").click()
+        page.locator("#hc-tags input").click()
+        expect(page.get_by_role("option", name="rag")).to_be_visible()
+        return page.get_by_role("option").all_inner_texts()
+
+    assert tag not in offered_tags()
+    path = "/guides/llamafile-offline"
+    site.page(path, article_page(PageMeta(title="Llamafile Offline", canonical=path, tags=(tag,), date="2025-09-01"), textwrap.dedent("""
+        A llamafile bundles the model weights and the runtime into one executable, so a laptop answers questions
+        with no network and no install step.
+        """)))
+    site.sitemap("/sitemap.xml", [SAMPLES[2].url, LANCEDB, path])
+    wait_until_cited(server.url, "What does a llamafile bundle into one executable?", path)
+
+    assert tag in offered_tags(), "the tag list follows the index, without a restart"
+
+
 class _Failing:
     """An updater whose every run fails, as a broken store or network would make it."""
 
@@ -164,3 +191,13 @@ def test_the_watcher_reacts_to_article_files_only_even_in_a_hidden_parent_folder
     assert not is_article_file(root / ".new.md.swp", root)
     assert not is_article_file(root / "new.md~", root)
     assert not is_article_file(root / "notes.docx", root)
+
+
+def test_a_new_folder_is_a_change_worth_an_ingest_as_its_first_file_may_come_before_its_watch(tmp_path: Path):
+    root = tmp_path / "corpus"
+    (root / "guides").mkdir(parents=True)
+    (root / ".drafts").mkdir()
+    assert is_watched_change(root / "guides", root)
+    assert not is_watched_change(root / ".drafts", root)
+    assert not is_watched_change(root, root), "the corpus folder itself changes with every file in it"
+    assert not is_watched_change(tmp_path, root)

@@ -9,6 +9,7 @@ hang, grow too big, or redirect in a loop.
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -17,11 +18,15 @@ import pytest
 
 from hubchat.config import Settings
 from hubchat.errors import ConfigError, IngestBusyError
+from hubchat.index.chroma_client import make_chroma_client
+from hubchat.index.generations import GenerationPointer, collection_for
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.corpus import parse_html, read_source
 from hubchat.ingest.pipeline import ingest, ingest_lock
+from hubchat.runtime import Runtime
 from hubchat.sync.site import sync_site
 from hubchat.sync.state import load_page_states, state_path
+from tests.conftest_store import ChromaServer
 from tests.helpers import PROJECT, SAMPLES, CountingEmbedder, chroma_records, settings_for, write_article
 from tests.site_server import PageMeta, SiteServer, article_page
 
@@ -257,6 +262,124 @@ def test_the_folder_and_the_site_feed_one_index_without_removing_each_others_art
     assert "/guides/embedding-caches" in articles_in(store)
 
 
+def rebuilding_runtime(settings: Settings, counting: CountingEmbedder) -> Runtime:
+    runtime = Runtime(settings)
+    runtime.__dict__["embeddings"] = counting  # the session's loaded model, counted
+    return runtime
+
+
+def test_a_rebuild_keeps_the_sites_pages_without_the_network_and_the_next_sync_is_a_no_change_sync(site: SiteServer, settings: Settings, counting):
+    write_article(Path(settings.corpus.path), "local-only.md", "Only the folder has this article about embedding caches.", title="Embedding Caches", url="/guides/embedding-caches")
+    runtime = rebuilding_runtime(settings, counting)
+    runtime.ingest()
+    runtime.sync()
+    generation = runtime.store.generation
+    site.clear_seen()
+    counting.texts = 0
+
+    rebuilt = runtime.ingest(rebuild=True)
+
+    assert site.seen == [], "a rebuild re-embeds the site's pages from the sync state, without asking the site"
+    assert runtime.store.generation == generation + 1
+    assert rebuilt.site_pages == tuple(INDEXED)
+    assert sorted(rebuilt.added) == sorted({*INDEXED, "/guides/embedding-caches"})
+    assert counting.texts == rebuilt.chunks_written == runtime.store.count()
+    # Another process opening the index sees the new generation with the site's pages in it.
+    reopened = ChunkStore(settings, counting)
+    assert reopened.generation == generation + 1
+    assert sorted(articles_in(reopened)) == sorted({*INDEXED, "/guides/embedding-caches"})
+    assert articles_in(reopened)[WHISPER]["source_path"] == site.url(WHISPER), "still the sync's page, keyed by its address"
+    hits = runtime.retriever.retrieve("How do I split a Whisper transcript by speaker turns?").passages
+    assert hits and hits[0].chunk.article_id == WHISPER
+
+    counting.texts = 0
+    again = runtime.sync()
+    assert (again.not_modified, again.fetched, again.added, again.updated, again.removed) == (len(INDEXED), 0, (), (), ())
+    assert counting.texts == 0 and again.chunks_written == 0
+    assert all(site.requests_to(p)[-1].status == 304 for p in INDEXED), "the kept validators describe the new generation"
+
+
+def test_a_sync_state_saved_without_articles_is_completed_by_one_download_and_no_embedding(site: SiteServer, settings: Settings, counting):
+    runtime = rebuilding_runtime(settings, counting)
+    runtime.sync()
+    path = state_path(settings)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    for p in saved["pages"]:
+        del p["article"]
+    path.write_text(json.dumps({**saved, "format": 1}), encoding="utf-8")  # as the sync before articles were kept wrote it
+    site.clear_seen()
+    counting.texts = 0
+
+    upgraded = runtime.sync()
+
+    assert counting.texts == 0 and (upgraded.added, upgraded.updated, upgraded.removed) == ((), (), ())
+    assert all(site.requests_to(p)[-1].status == 200 for p in INDEXED), "each page's body was asked for once"
+    assert all(page.article is not None for page in load_page_states(path).values())
+    assert runtime.ingest(rebuild=True).site_pages == tuple(INDEXED)
+
+
+def test_a_rebuild_indexes_the_folders_copy_of_an_article_the_site_also_has(site: SiteServer, settings: Settings, counting):
+    runtime = rebuilding_runtime(settings, counting)
+    runtime.sync()
+    sample = SAMPLES[0]
+    write_article(Path(settings.corpus.path), "chroma.md", sample.body, title=sample.title, url=sample.url, tags=sample.tags)
+
+    rebuilt = runtime.ingest(rebuild=True)
+
+    assert CHROMA not in rebuilt.site_pages and rebuilt.site_pages == tuple(p for p in INDEXED if p != CHROMA)
+    assert articles_in(runtime.store)[CHROMA]["source_path"] == "chroma.md"
+    assert sorted(articles_in(runtime.store)) == INDEXED
+    again = runtime.sync()
+    assert (site.url(CHROMA), f"the same article as the corpus folder's chroma.md ({CHROMA}), which is indexed") in again.skipped
+    assert (again.added, again.updated, again.removed) == ((), (), ())
+
+
+@pytest.mark.server
+def test_a_sync_into_a_chroma_server_adds_replaces_and_removes_chunks_there(site: SiteServer, tmp_path: Path, chroma_server: ChromaServer, counting):
+    settings = settings_for(
+        tmp_path, tmp_path / "corpus",
+        SITE_TOML.format(origin=site.origin) + f'\n[store]\nmode = "server"\nhost = "{chroma_server.host}"\nport = {chroma_server.port}\ntimeout_s = 10\n',
+        index={"collection": "site-sync-server"},
+    )
+    (tmp_path / "corpus").mkdir()
+    runtime = rebuilding_runtime(settings, counting)
+
+    def on_server() -> dict[str, set[str]]:
+        """Article id -> chunk ids, read by a client of its own from the server's live collection."""
+        client = make_chroma_client(settings)
+        live = GenerationPointer(client, settings.index.collection).read().generation
+        got = client.get_collection(collection_for(settings.index.collection, live)).get(include=["metadatas"])
+        out: dict[str, set[str]] = {}
+        for cid, meta in zip(got["ids"], got["metadatas"]):
+            out.setdefault(meta["article_id"], set()).add(cid)
+        return out
+
+    first = runtime.sync()
+    assert first.added == tuple(INDEXED) and first.failed == ()
+    assert sorted(on_server()) == INDEXED
+    assert not (Path(settings.index.dir) / "chroma").exists(), "the chunks live in the server, not in a local folder"
+    old_chroma = on_server()[CHROMA]
+
+    site.page(CHROMA, sample_page(SAMPLES[0], "\n\n## Full-text search\n\nChroma now ships a sparse keyword index beside the vectors.\n"))
+    added = "/guides/qdrant-payload-filters"
+    site.page(added, new_page(added, "Qdrant Payload Filters", "Qdrant filters on payload fields such as tenant ids during the vector search itself."))
+    site.sitemap("/sitemap-more.xml", ["/compare/nvidia-vs-amd-data-center-gpus", added])  # the Whisper page leaves the sitemap
+    second = runtime.sync()
+
+    assert (second.added, second.updated, second.removed) == ((added,), (CHROMA,), (WHISPER,))
+    chunks = on_server()
+    assert sorted(chunks) == sorted(set(INDEXED) - {WHISPER} | {added})
+    assert chunks[CHROMA] and not chunks[CHROMA] & old_chroma, "the edited page's chunks were replaced on the server"
+    assert second.chunks_total == sum(len(ids) for ids in chunks.values())
+    assert runtime.store.lexical_search("tenant ids payload fields", 1)[0][0].article_id == added
+
+    counting.texts = 0
+    rebuilt = runtime.ingest(rebuild=True)  # a rebuild on the server keeps the pages as well
+    assert rebuilt.site_pages == tuple(sorted(chunks)) and sorted(on_server()) == sorted(chunks)
+    again = runtime.sync()
+    assert (again.not_modified, again.added, again.updated, again.removed) == (len(chunks), (), (), ())
+
+
 def test_two_addresses_of_one_article_index_it_once_and_a_new_canonical_link_moves_it(site: SiteServer, settings: Settings, store, counting):
     eu_page = HTML_PAGES["/guides/eu-ai-act-guide"].read_bytes()
     site.page("/amp/eu-ai-act-guide", eu_page)  # the same page under a second address, with the same canonical link
@@ -270,6 +393,30 @@ def test_two_addresses_of_one_article_index_it_once_and_a_new_canonical_link_mov
     second = sync_site(settings, store, counting)
     assert "/guides/eu-ai-act" in second.added and "/guides/eu-ai-act-guide" in second.removed
     assert "/guides/eu-ai-act-guide" not in articles_in(store)
+
+
+def test_a_redirect_into_a_path_robots_txt_disallows_is_not_followed_and_is_skipped_with_the_reason(site: SiteServer, settings: Settings, store, counting):
+    moved, old_address, new_address = "/guides/moved-draft", "/old/qdrant", "/guides/qdrant-payload-filters"
+    site.page(moved, b"", location=DRAFT)
+    site.page(old_address, b"", location=new_address)  # an allowed redirect is still followed
+    site.page(new_address, new_page(new_address, "Qdrant Payload Filters", "Qdrant filters on payload fields such as tenant ids."))
+    site.sitemap("/sitemap-more.xml", [*MORE, moved, old_address])
+    disallowed = f"robots.txt of {site.origin} disallows it for {settings.site.user_agent!r}"
+
+    first = sync_site(settings, store, counting)
+
+    assert (site.url(moved), f"it redirects to {site.url(DRAFT)}, and {disallowed}") in first.skipped
+    assert site.requests_to(DRAFT) == [], "the disallowed target of a redirect is never requested"
+    assert DRAFT not in articles_in(store) and first.failed == ()
+    assert new_address in first.added and articles_in(store)[new_address]["source_path"] == site.url(old_address)
+    assert len(site.requests_to(moved)) == 1 and len(site.requests_to(old_address)) == 1
+
+    # An indexed page that starts redirecting into a disallowed path leaves the index.
+    site.page(WHISPER, b"", location="/private/whisper-notes")
+    second = sync_site(settings, store, counting)
+    assert second.removed == (WHISPER,) and WHISPER not in articles_in(store)
+    assert (site.url(WHISPER), f"it redirects to {site.url('/private/whisper-notes')}, and {disallowed}") in second.skipped
+    assert site.requests_to("/private/whisper-notes") == []
 
 
 def test_a_crawl_delay_in_robots_txt_slows_the_sync_down(site: SiteServer, tmp_path: Path, counting):

@@ -67,6 +67,8 @@ def print_ingest_summary(summary, console: Console) -> None:
     table.add_row("deleted", str(len(summary.deleted)))
     table.add_row("unchanged", str(summary.unchanged))
     table.add_row("skipped", str(len(summary.skipped)))
+    if summary.site_pages:
+        table.add_row("site pages kept", str(len(summary.site_pages)))
     table.add_row("chunks embedded", str(summary.chunks_written))
     table.add_row("chunks in index", str(summary.chunks_total))
     table.add_row("seconds", f"{summary.seconds:.1f}")

@@ -432,6 +432,38 @@ class RetrievalSettings(_Section):
         description="Longest question accepted, in characters; longer ones are rejected with a message. A "
         "rewritten follow-up that runs over is searched by its first this-many characters.",
     )
+    demote_wrong_citations: bool = Field(
+        default=True,
+        description="Demote a passage for a question when editors judged it \"wrong citation\" for at least "
+        "`retrieval.demotion_min_verdicts` similar questions (the verdicts in the records; the desk lists the "
+        "demotions in force and lifts them). false: rank as if no verdict existed.",
+    )
+    demotion_min_verdicts: int = Field(
+        default=2,
+        ge=1,
+        description="Answers whose questions are within `retrieval.demotion_similarity` of a new question, each with "
+        "a \"wrong citation\" verdict on a passage, that it takes to demote that passage for the question.",
+    )
+    demotion_similarity: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity (of the questions' embeddings) at which a judged question counts as like the "
+        "new one.",
+    )
+    demotion_factor: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="A demoted passage's fused score is multiplied by this; 0 puts it after every other candidate. "
+        "Score fusion gives the best candidate 1 and close seconds 0.4 to 0.7, so 0.25 moves a demoted first below them.",
+    )
+    demotion_refresh_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        description="How often, in seconds, a serving process asks the records whether verdicts changed (one small "
+        "query), reloading them only when they did; 0 asks on every question.",
+    )
 
 
 class UISettings(_Section):

@@ -58,10 +58,27 @@ class Runtime:
         return ChunkStore(self.settings, self.embeddings)
 
     @cached_property
+    def records(self):
+        """The records store the settings name (`ui.records_url`, else the SQLite file `ui.db_path`)."""
+        from hubchat.records import open_records
+
+        return open_records(self.settings.ui)
+
+    @cached_property
+    def demoter(self):
+        """The passages editors' "wrong citation" verdicts demote, read from the records (None when
+        `retrieval.demote_wrong_citations` is off)."""
+        if not self.settings.retrieval.demote_wrong_citations:
+            return None
+        from hubchat.retrieval.demotion import CitationDemoter
+
+        return CitationDemoter(self.records, self.embed_cache, self.settings.retrieval)
+
+    @cached_property
     def retriever(self):
         from hubchat.retrieval.hybrid import HybridRetriever
 
-        return HybridRetriever(self.store, self.embeddings, self.settings.retrieval)
+        return HybridRetriever(self.store, self.embeddings, self.settings.retrieval, demoter=self.demoter)
 
     @cached_property
     def prompts(self):
@@ -87,14 +104,20 @@ class Runtime:
         return Answerer(self.settings, self.retriever, self.generator, self.embed_cache, self.prompts)
 
     def ingest(self, corpus_dir=None, rebuild: bool = False, progress=None):
+        """The folder ingest (`hubchat.ingest.pipeline.ingest`); a rebuild keeps the site's synced pages, re-embedded
+        from the sync's state without the network."""
         from hubchat.ingest.pipeline import ingest
+        from hubchat.sync.state import kept_articles
 
         if rebuild and "store" not in self.__dict__:
             from hubchat.index.store import ChunkStore
 
             # A rebuild replaces the live collection, so one built with another embedding model is no reason to stop.
             self.__dict__["store"] = ChunkStore(self.settings, self.embeddings, check_model=False)
-        return ingest(self.settings, self.store, self.embeddings, corpus_dir=corpus_dir, rebuild=rebuild, progress=progress)
+        return ingest(
+            self.settings, self.store, self.embeddings, corpus_dir=corpus_dir, rebuild=rebuild,
+            site_articles=lambda: kept_articles(self.settings), progress=progress,
+        )
 
     def sync(self, progress=None):
         """One sync of the site pages (`site`) into this runtime's store; see `hubchat.sync.site.sync_site`."""

@@ -68,6 +68,8 @@ class Passage:
         score: the fused score used for ranking (higher is better).
         dense_score: cosine similarity of query and chunk (None if the dense retriever did not return it).
         lexical_score: BM25 score (None if the lexical retriever did not return it).
+        demoted: editors judged it wrongly cited for questions like this one, so `score` was lowered
+            (hubchat.retrieval.demotion).
     """
 
     chunk: Chunk
@@ -76,6 +78,7 @@ class Passage:
     lexical_score: float | None = None
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    demoted: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class IngestSummary:
     chunks_written: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
+    site_pages: tuple[str, ...] = ()  # a rebuild's site articles, re-embedded from what the last sync read (also in added)
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,8 @@ class RetrievalResult:
         passages: fused, per-article-capped, best first, at most top_k.
         relevant: False when nothing clears the relevance floor: the answer is a refusal without calling a model.
         timings: seconds spent in each stage: embed, dense, lexical, fuse (including reading the cosines of
-            lexical-only candidates for score fusion), floor (the relevance check).
+            lexical-only candidates for score fusion, and demoting wrongly cited passages), floor (the relevance
+            check).
         best_dense_score: the highest cosine similarity among the dense candidates (None if there were none).
         lexical_coverage: the best share of the question's IDF mass found in one lexical candidate (0..1).
     """

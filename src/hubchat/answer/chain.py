@@ -23,13 +23,13 @@ from hubchat.answer.excerpts import select_excerpts
 from hubchat.answer.extractive import ExtractiveGenerator
 from hubchat.answer.notes import answer_notes
 from hubchat.answer.questions import clean_question, search_text
-from hubchat.checking.attribution import attribute_uncited
+from hubchat.checking.attribution import attribute_uncited, move_unsupported
 from hubchat.checking.citations import check_citations
 from hubchat.checking.repeats import drop_repeated_sentences, is_looping
 from hubchat.config import Settings
 from hubchat.generation.generator import Generator, Usage
 from hubchat.generation.prompts import Prompts
-from hubchat.retrieval.condense import condense_heuristic
+from hubchat.retrieval.condense import condense_heuristic, keep_context
 from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.types import (
     AnswerEvent,
@@ -124,7 +124,7 @@ class Answerer:
             return question, ""
         rewritten = self.generator.rewrite(question, turns)
         if rewritten is not None:
-            return rewritten, "model"
+            return keep_context(rewritten, question, turns), "model"
         return condense_heuristic(question, turns), "heuristic"
 
     def stream(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Iterator[AnswerEvent]:
@@ -198,7 +198,8 @@ class Answerer:
         report = check_citations(
             without_stray_refusal(raw, refusal), passages, embed=self.embed, refusal_text=refusal, question=question
         )
-        return attribute_uncited(report, passages, embed=self.embed, refusal_text=refusal, question=question)
+        report = attribute_uncited(report, passages, embed=self.embed, refusal_text=refusal, question=question)
+        return move_unsupported(report, passages, embed=self.embed, refusal_text=refusal, question=question)
 
     def answer(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> AnswerResult:
         """The final result of `stream`, for callers that do not need tokens as they come."""

@@ -28,12 +28,15 @@ def answer_notes(
     flagged = [s for s in report.sentences if s.verdict in FLAGGED_VERDICTS]
     if flagged:
         notes.append(f"The citation check flagged {len(flagged)} of {len(report.sentences)} sentences; treat them with care.")
-    added = sum(s.attributed for s in report.sentences)
+    moved = sum(s.attributed and bool(s.pruned) for s in report.sentences)
+    added = sum(s.attributed for s in report.sentences) - moved
     if added:
         notes.append(f"{added} citation(s) were added by the checker where the model wrote none.")
+    if moved:
+        notes.append(f"{moved} citation(s) were moved by the checker to the passage that supports the sentence.")
     if report.issues:
         notes.append(f"{len(report.issues)} citation marker(s) pointing at nothing were removed.")
-    pruned = sum(len(s.pruned) for s in report.sentences)
+    pruned = sum(len(s.pruned) for s in report.sentences if not s.attributed)
     if pruned:
         notes.append(f"{pruned} citation(s) to passages that do not support their sentence were removed.")
     return tuple(notes)

@@ -1,10 +1,17 @@
-"""Citations for the sentences a model forgot to cite, added only where the checker finds real support.
+"""Citations the checker writes itself, only where it finds real support: for the sentences a model forgot to
+cite, and for those it cited to the wrong passage.
 
 Small local models often state a fact from a passage without writing its [n]. Rather than flag every such
 sentence, the checker looks for the passage that best supports it; when the support score clears the
 "supported" threshold, the marker is added and the sentence is marked `attributed`, so readers get a working
 citation and editors can see which markers the model did not write itself. Sentences without such support
 stay "uncited" and flagged.
+
+They also write a fact from one passage and the number of its neighbour ("[2]" for what [1] says): the reader
+who opens [2] finds nothing. `move_unsupported` gives such a sentence the marker of the shown passage that does
+support it, when one does and the re-check rates it "supported" (figures and names included); the model's
+markers are kept in `pruned` and the sentence is `attributed`, so editors see the move. A sentence no shown
+passage supports keeps its markers and its flag.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from hubchat.checking.citations import (
     SUPPORTED_THRESHOLD,
     best_supporting_span,
     check_citations,
+    strip_markers,
 )
 from hubchat.types import CitationReport, Passage
 
@@ -60,25 +68,12 @@ def attribute_uncited(
         return report
     additions: dict[int, int] = {}
     for sentence in uncited:
-        lexical = sorted(
-            ((best_supporting_span(sentence.text, p)[3], n) for n, p in enumerate(passages, 1)), reverse=True
-        )[:CANDIDATES]
-        scored = [(best_supporting_span(sentence.text, passages[n - 1], embed)[3], n) for score, n in lexical if score > 0]
-        if scored:
-            best_score, best_number = max(scored)
-            if best_score >= threshold:
-                additions[sentence.index] = best_number
+        number = _best_supporting(sentence.text, passages, (), embed, threshold)
+        if number is not None:
+            additions[sentence.index] = number
     if not additions:
         return report
-    pieces: list[str] = []
-    cursor = 0
-    for sentence in report.sentences:
-        if sentence.index in additions:
-            pieces.append(report.text[cursor:sentence.start])
-            pieces.append(_marked(report.text[sentence.start:sentence.end], additions[sentence.index]))
-            cursor = sentence.end
-    pieces.append(report.text[cursor:])
-    amended = check_citations("".join(pieces), passages, embed=embed, refusal_text=refusal_text, question=question)
+    amended = check_citations(_remarked(report, additions), passages, embed=embed, refusal_text=refusal_text, question=question)
     # The first check already removed the pruned markers from the text; its record of them is kept.
     pruned = {s.index: s.pruned for s in report.sentences if s.pruned}
     sentences = tuple(
@@ -90,3 +85,78 @@ def attribute_uncited(
         for s in amended.sentences
     )
     return dataclasses.replace(amended, sentences=sentences)
+
+
+def move_unsupported(
+    report: CitationReport,
+    passages: Sequence[Passage],
+    *,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    refusal_text: str | None = None,
+    question: str = "",
+    threshold: float = SUPPORTED_THRESHOLD,
+) -> CitationReport:
+    """Give each cited sentence its passages do not support the marker of a shown passage that does.
+
+    Args: as for `attribute_uncited`.
+
+    Returns:
+        A new report (the same one if nothing moved); a moved sentence has attributed=True and the model's own
+        markers in `pruned`.
+    """
+    wrong = [s for s in report.sentences if s.verdict in ("weak", "unsupported") and s.citations]
+    moves: dict[int, int] = {}
+    for sentence in wrong:
+        number = _best_supporting(sentence.text, passages, sentence.citations, embed, threshold)
+        if number is not None:
+            moves[sentence.index] = number
+    amended = report
+    while moves:
+        amended = check_citations(_remarked(report, moves), passages, embed=embed, refusal_text=refusal_text, question=question)
+        if len(amended.sentences) != len(report.sentences):
+            return report  # the markers moved a sentence boundary: leave the model's answer as it was checked
+        # The re-check has the last word (it compares figures and names too): a move it does not rate
+        # "supported" is undone, and the rest checked again.
+        failed = {i for i, n in moves.items() if amended.sentences[i].verdict != "supported" or n not in amended.sentences[i].citations}
+        if not failed:
+            break
+        moves = {i: n for i, n in moves.items() if i not in failed}
+        amended = report
+    if not moves:
+        return report
+    before = {s.index: s for s in report.sentences}
+    sentences = tuple(
+        dataclasses.replace(s, attributed=True, pruned=before[s.index].pruned + before[s.index].supports)
+        if s.index in moves
+        else dataclasses.replace(s, attributed=before[s.index].attributed, pruned=s.pruned or before[s.index].pruned)
+        for s in amended.sentences
+    )
+    return dataclasses.replace(amended, sentences=sentences)
+
+
+def _best_supporting(
+    sentence: str, passages: Sequence[Passage], exclude: Sequence[int], embed, threshold: float
+) -> int | None:
+    """The number of the shown passage (other than `exclude`) that best supports `sentence`, if it clears
+    `threshold`: a cheap lexical pre-selection, then the full score on the few best."""
+    lexical = sorted(
+        ((best_supporting_span(sentence, p)[3], n) for n, p in enumerate(passages, 1) if n not in exclude), reverse=True
+    )[:CANDIDATES]
+    scored = [(best_supporting_span(sentence, passages[n - 1], embed)[3], n) for score, n in lexical if score > 0]
+    if not scored:
+        return None
+    best_score, best_number = max(scored)
+    return best_number if best_score >= threshold else None
+
+
+def _remarked(report: CitationReport, markers: dict[int, int]) -> str:
+    """The report's text with each sentence of `markers` (by index) carrying only that one marker."""
+    pieces: list[str] = []
+    cursor = 0
+    for sentence in report.sentences:
+        if sentence.index in markers:
+            pieces.append(report.text[cursor:sentence.start])
+            pieces.append(_marked(strip_markers(report.text[sentence.start:sentence.end]), markers[sentence.index]))
+            cursor = sentence.end
+    pieces.append(report.text[cursor:])
+    return "".join(pieces)

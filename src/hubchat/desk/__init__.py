@@ -9,6 +9,8 @@
 - `regression`: editor-approved answers as cases to ask again (what "approved" means is defined there).
 - `activity`: questions, refusal and flagged rates and reader rating per day, for the charts.
 - `export`: the desk's tables as CSV (spreadsheet-safe) and JSON.
+- `figures`: all of the above computed once per state of the records (`DeskCache`, keyed on the records' version),
+  so a reload with nothing new re-embeds and re-clusters nothing.
 
 May import hubchat.records, hubchat.types, hubchat.errors and third-party analysis libraries (numpy,
 scikit-learn); it takes the embedder and the article search as arguments, so it sits below the web stage and

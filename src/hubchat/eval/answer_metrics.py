@@ -11,7 +11,10 @@ Definitions (also in the README's evaluation section):
 - **Citation correctness** approximates ALCE's "the cited passage supports the sentence" with the gold labels:
   at *article* level a citation is correct when its passage comes from a gold (judged relevant) article; at
   *passage* level it must also be on a gold evidence unit: hold one of the unit's texts (SQuAD: a reference
-  answer; MultiHop-RAG: at least 80% of the gold fact's distinct tokens) and lie under its heading (gold set).
+  answer; MultiHop-RAG: at least 80% of the gold fact's distinct tokens) and lie under its heading or hold that
+  heading's section start (gold set: a chunk may run from the end of one section into the next, whatever the
+  system's chunker, and its heading path names only where it starts), or, on the gold set, hold one of the
+  question's key facts verbatim wherever it lies (an article's "Key takeaways" state the same facts as its body).
   Precision is the share of an answer's cited passages that are correct; recall is the share of the question's
   gold articles (or evidence units) that some cited passage covers.
 """
@@ -25,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hubchat.eval.datasets import EvalCase, Evidence
+from hubchat.text.markdown import read_blocks
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;-]\s*\d+)*\]")
@@ -95,11 +99,14 @@ class CitedPassage:
     section: str = ""
 
 
-def on_evidence(passage: CitedPassage, unit: Evidence) -> bool:
-    """Whether the passage is on this gold evidence unit (see the module docstring)."""
+def on_evidence(passage: CitedPassage, unit: Evidence, by_facts: bool = True) -> bool:
+    """Whether the passage is on this gold evidence unit (see the module docstring). `by_facts=False` leaves the
+    key facts out: recall counts the units (sections) a citation covers, and a fact stands for none in particular."""
     if passage.article_id != unit.article_id:
         return False
-    if unit.heading and unit.heading.strip().lower() not in passage.section.lower():
+    if by_facts and unit.facts and any(_contains_run(_tokens(passage.text), _tokens(f)) for f in unit.facts if f.strip()):
+        return True
+    if unit.heading and not _under_heading(passage, unit.heading.strip().lower()):
         return False
     texts = [t for t in unit.texts if t.strip()]
     if not texts:
@@ -114,6 +121,15 @@ def on_evidence(passage: CitedPassage, unit: Evidence) -> bool:
         elif len(set(wanted) & body_set) >= FACT_TOKEN_SHARE * len(set(wanted)):
             return True
     return False
+
+
+def _under_heading(passage: CitedPassage, heading: str) -> bool:
+    if heading in passage.section.lower():
+        return True
+    return any(
+        block.kind == "heading" and heading in passage.text[block.body_start : block.body_end].lower()
+        for block in read_blocks(passage.text)
+    )
 
 
 @dataclass(frozen=True)
@@ -136,7 +152,7 @@ def citation_scores(case: EvalCase, cited: Iterable[CitedPassage]) -> CitationSc
     article_p = sum(p.article_id in gold for p in cited) / len(cited) if gold else None
     article_r = len(gold & {p.article_id for p in cited}) / len(gold) if gold else None
     passage_p = sum(any(on_evidence(p, u) for u in units) for p in cited) / len(cited) if units else None
-    passage_r = sum(any(on_evidence(p, u) for p in cited) for u in units) / len(units) if units else None
+    passage_r = sum(any(on_evidence(p, u, by_facts=False) for p in cited) for u in units) / len(units) if units else None
     return CitationScores(article_p, article_r, passage_p, passage_r, len(cited))
 
 

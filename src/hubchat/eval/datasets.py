@@ -25,11 +25,13 @@ MULTIHOP_NO_ANSWER = "Insufficient information."
 @dataclass(frozen=True)
 class Evidence:
     """One unit of gold evidence: a passage is on it when it comes from `article_id`, lies under `heading` (when
-    given) and holds one of `texts` (when given; compared after answer normalisation, see answer_metrics)."""
+    given) and holds one of `texts` (when given; compared after answer normalisation, see answer_metrics), or
+    holds one of `facts` wherever it lies (the gold set's key facts: an article's summary states them too)."""
 
     article_id: str
     texts: tuple[str, ...] = ()
     heading: str = ""
+    facts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,10 @@ def _gold_case(record: dict, path: Path) -> EvalCase:
             key_facts=tuple(str(f) for f in record.get("key_facts") or ()),
             expect_refusal=refusal,
             relevance={s["article"]: 1 for s in support},
-            evidence=tuple(Evidence(s["article"], heading=str(s.get("heading") or "")) for s in support),
+            evidence=tuple(
+                Evidence(s["article"], heading=str(s.get("heading") or ""), facts=tuple(str(f) for f in record.get("key_facts") or ()))
+                for s in support
+            ),
             kind=str(record.get("type") or ""),
         )
     except (KeyError, TypeError) as exc:

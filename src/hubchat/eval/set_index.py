@@ -83,9 +83,12 @@ def settings_for_set(settings: Settings, eval_set: EvalSet) -> Settings:
     """The settings hubchat answers the set with: the set's own corpus folder, index folder and collection.
 
     The project's gold set keeps the project's corpus folder but still gets its own index, so an evaluation
-    never writes into the index the app serves.
+    never writes into the index the app serves. It gets its own records too: the retriever demotes passages by
+    the editors' verdicts in the records, and figures must not move with whatever a checkout's records hold
+    (`hubchat eval --from-reviews` and `benchmarks/bench_demotion.py` measure the verdicts' effect).
     """
     root = set_dir(settings, eval_set.name)
     corpus = eval_set.corpus_dir if eval_set.corpus_dir is not None else root / "corpus"
     settings = with_section(settings, "corpus", path=Path(corpus))
+    settings = with_section(settings, "ui", db_path=root / "records.sqlite", records_url="")
     return with_section(settings, "index", dir=root / "index", collection=collection_name(eval_set.name))

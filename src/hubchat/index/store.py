@@ -81,6 +81,7 @@ class ChunkStore:
         self._refresh_lock = threading.Lock()
         self._matrix: tuple[LexicalIndex, VectorMatrix] | None = None
         self._matrix_lock = threading.Lock()
+        self._tags: tuple[LexicalIndex, list[str]] | None = None
         self._open(check_model)
 
     def _open(self, check_model: bool = True) -> None:
@@ -363,4 +364,10 @@ class ChunkStore:
         return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
 
     def tags(self) -> list[str]:
-        return sorted({t for c in self.lexical.chunks for t in c.tags})
+        """Every tag of the indexed articles, sorted: as of the current lexical index (read again once it changed,
+        so an ingest or sync since the last call shows)."""
+        lexical = self.lexical
+        cached = self._tags
+        if cached is None or cached[0] is not lexical:
+            cached = self._tags = (lexical, sorted({t for c in lexical.chunks for t in c.tags}))
+        return list(cached[1])

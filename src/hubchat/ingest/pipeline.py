@@ -5,6 +5,7 @@ recognised from their hash without being parsed. The store is written in whole a
 version and chunk count, so a run killed at any point leaves a usable index that the next run completes.
 Articles synced from the site (`hubchat.sync`, through `embed_and_write`) share the index; the folder ingest
 never updates or removes them, except that a folder file holding the same article id replaces the page's copy.
+A rebuild re-embeds them too, from the articles the sync kept (`site_articles`), so they never leave the index.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ def ingest(
     *,
     corpus_dir: Path | None = None,
     rebuild: bool = False,
+    site_articles: Callable[[], Sequence[Article]] | None = None,
     progress: ProgressFn | None = None,
 ) -> IngestSummary:
     """Bring the store up to date with the corpus folder.
@@ -93,6 +95,9 @@ def ingest(
         corpus_dir: the folder to read (default: settings.corpus.path).
         rebuild: embed everything again into a new generation beside the live index, then switch to it (serving
             processes keep answering from the old one until then).
+        site_articles: for a rebuild, the site pages' articles as the last sync read them (called under the
+            ingest lock, so no sync changes them meanwhile); those the live index holds are re-embedded into the
+            new generation, unless a folder file now holds the same article.
         progress: called as progress(stage, done, total) with stage "scan" (files), "chunk" (articles) and
             "embed" (chunks embedded and written; reported once every article is chunked and the total is known).
 
@@ -120,7 +125,8 @@ def ingest(
         if not rebuild:
             # A long-lived (serving) process's store may not have noticed another process's rebuild yet.
             store.refresh(force=True)
-        return _ingest(settings, store, embeddings, root, rebuild, progress or (lambda stage, done, total: None), started)
+        carried = site_articles if rebuild and site_articles is not None else (lambda: ())
+        return _ingest(settings, store, embeddings, root, rebuild, carried, progress or (lambda stage, done, total: None), started)
 
 
 @contextmanager
@@ -182,12 +188,19 @@ def _written_to(settings: Settings) -> str:
 
 
 def _ingest(
-    settings: Settings, live: ChunkStore, embeddings: Embedder, root: Path, rebuild: bool, report: ProgressFn, started: float
+    settings: Settings,
+    live: ChunkStore,
+    embeddings: Embedder,
+    root: Path,
+    rebuild: bool,
+    site_articles: Callable[[], Sequence[Article]],
+    report: ProgressFn,
+    started: float,
 ) -> IngestSummary:
     # A rebuild fills the next generation beside the live one, which keeps serving until the switch at the end.
     store = live.staging() if rebuild else live
     try:
-        return _update(settings, live, store, embeddings, root, rebuild, report, started)
+        return _update(settings, live, store, embeddings, root, rebuild, site_articles, report, started)
     except Exception as exc:
         if storage_problem(exc) is not None:
             _after_storage_failure(settings, live, store, rebuild)
@@ -214,6 +227,7 @@ def _update(
     embeddings: Embedder,
     root: Path,
     rebuild: bool,
+    site_articles: Callable[[], Sequence[Article]],
     report: ProgressFn,
     started: float,
 ) -> IngestSummary:
@@ -226,6 +240,8 @@ def _update(
     unchanged = [c for c in chosen.values() if c.article is None]
     deleted = _remove_gone(store, folder_states, chosen, unchanged)
     to_write = [c.article for c in chosen.values() if c.article is not None]
+    carried = _site_pages_to_carry(live, site_articles(), chosen) if rebuild else []
+    to_write += carried
     added, updated, written, new_states = embed_and_write(to_write, states, settings, store, embeddings, report)
 
     store.sync_lexical(force=bool(deleted or added or updated or rebuild), persist=True)
@@ -248,7 +264,15 @@ def _update(
         chunks_written=written,
         chunks_total=store.count(),
         seconds=time.perf_counter() - started,
+        site_pages=tuple(sorted(a.id for a in carried)),
     )
+
+
+def _site_pages_to_carry(live: ChunkStore, articles: Sequence[Article], chosen: dict[str, _Candidate]) -> list[Article]:
+    """The site articles a rebuild re-embeds: those the live generation holds from the same page (the sync's view
+    of what is indexed), except where a folder file holds the article now (the folder's copy wins, as in a sync)."""
+    held = {k: s.source_path for k, s in live.article_states().items() if s.from_site}
+    return [a for a in articles if held.get(a.id) == a.source_path and a.id not in chosen]
 
 
 def _scan(

@@ -1,8 +1,9 @@
 """Records: the persistent store of what the chat answered, what readers thought of it, and what editors decided.
 
 - `store`: `Records`, the store's one public class (answers, sentences, reader feedback, editor verdicts,
-  editors' marks on articles).
-- `models`: the frozen records it returns (`AnswerRecord`, `Review`, `Feedback`, `AskedQuestion`, `ArticleMark`) and the verdict labels.
+  editors' marks on articles, lifts of passages' demotions) and its version (the newest id of each table).
+- `models`: the frozen records it returns (`AnswerRecord`, `Review`, `Feedback`, `AskedQuestion`, `ArticleMark`,
+  `WrongCitation`, `DemotionLift`, `RecordsVersion`) and the verdict labels.
 - `schema`: the tables as SQLAlchemy Core objects; `export`: the verdicts as CSV.
 - `database`: engines for the two backends (an SQLite file by default, a PostgreSQL URL to scale out), their
   durability settings, and clear errors when a database cannot be reached.
@@ -18,10 +19,13 @@ from hubchat.records.models import (
     AnswerRecord,
     ArticleMark,
     AskedQuestion,
+    DemotionLift,
     Feedback,
     ListFilter,
+    RecordsVersion,
     Review,
     ReviewLabel,
+    WrongCitation,
     is_flagged,
 )
 from hubchat.records.store import Records, open_records
@@ -32,11 +36,14 @@ __all__ = [
     "AnswerRecord",
     "ArticleMark",
     "AskedQuestion",
+    "DemotionLift",
     "Feedback",
     "ListFilter",
     "Records",
+    "RecordsVersion",
     "Review",
     "ReviewLabel",
+    "WrongCitation",
     "is_flagged",
     "open_records",
 ]

@@ -120,3 +120,54 @@ class ArticleMark:
     note: str
     editor: str
     created_at: str
+
+
+@dataclass(frozen=True)
+class WrongCitation:
+    """A passage an editor's current verdict says a sentence cited wrongly, with the question it was cited for.
+
+    A sentence citing two passages judged "wrong citation" gives one of these per passage: the verdict is on the
+    sentence, so each passage it cited shares the blame.
+
+    Attributes:
+        question: the question as searched (`standalone_question`), what a new question is compared with.
+        created_at: when the verdict was saved (ISO 8601 UTC).
+    """
+
+    answer_id: str
+    sentence_index: int
+    chunk_id: str
+    article_id: str
+    title: str
+    section: str
+    question: str
+    editor: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class DemotionLift:
+    """An editor's lift of a passage's demotion (lifted False: the lift was withdrawn), with a note.
+
+    A lift sets aside the passage's "wrong citation" verdicts saved up to `created_at`; later ones count again.
+    """
+
+    chunk_id: str
+    lifted: bool
+    note: str
+    editor: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class RecordsVersion:
+    """The newest row id of each table (the tables are append-only): equal versions, equal records.
+
+    A feedback comment attached later changes no id; nothing computed from the version reads comments.
+    """
+
+    answers: int
+    feedback: int
+    reviews: int
+    article_marks: int
+    demotion_lifts: int

@@ -124,3 +124,17 @@ article_marks = Table(
     Index("article_marks_article", "article_id"),
     sqlite_autoincrement=True,
 )
+
+# Append-only: the row with the highest id per chunk is its current lift (see migration 0004).
+demotion_lifts = Table(
+    "demotion_lifts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chunk_id", Text, nullable=False),
+    Column("lifted", Boolean, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("editor", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Index("demotion_lifts_chunk", "chunk_id"),
+    sqlite_autoincrement=True,
+)

@@ -43,12 +43,15 @@ from hubchat.records.models import (
     AnswerRecord,
     ArticleMark,
     AskedQuestion,
+    DemotionLift,
     Feedback,
     ListFilter,
+    RecordsVersion,
     Review,
+    WrongCitation,
     is_flagged,
 )
-from hubchat.records.schema import answers, article_marks, feedback, reviews, sentences
+from hubchat.records.schema import answers, article_marks, demotion_lifts, feedback, reviews, sentences
 from hubchat.types import AnswerResult, SentenceCheck, Source, SpanSupport
 
 LIST_FILTERS: tuple[str, ...] = ("all", "flagged", "unreviewed")
@@ -191,7 +194,86 @@ class Records:
             conn.execute(insert(article_marks).values(**asdict(mark)))
         return mark
 
+    def lift_demotion(self, chunk_id: str, lifted: bool = True, note: str = "", editor: str = "") -> DemotionLift:
+        """Lift (or, with lifted False, restore) the demotion of a passage for its "wrong citation" verdicts so far.
+
+        Earlier lifts stay in the table; verdicts saved after a lift count again.
+
+        Raises:
+            ValueError: no chunk id.
+        """
+        if not chunk_id.strip():
+            raise ValueError("a demotion lift needs the passage's chunk id")
+        lift = DemotionLift(chunk_id.strip(), bool(lifted), note.strip(), editor, _now())
+        with writing(self._engine) as conn:
+            conn.execute(insert(demotion_lifts).values(**asdict(lift)))
+        return lift
+
     # ---- reading -------------------------------------------------------------------------------------------
+
+    def version(self) -> RecordsVersion:
+        """The newest id of each table, in one query of primary-key lookups: what caches of the records key on."""
+        newest = [
+            select(func.coalesce(func.max(column), 0)).scalar_subquery()
+            for column in (answers.c.seq, feedback.c.id, reviews.c.id, article_marks.c.id, demotion_lifts.c.id)
+        ]
+        with reading(self._engine) as conn:
+            row = conn.execute(select(*newest)).one()
+        return RecordsVersion(*(int(v) for v in row))
+
+    def verdicts_version(self) -> tuple[int, int]:
+        """The newest verdict and demotion lift ids: changes whenever `wrong_citations` may have (new answers do not)."""
+        version = self.version()
+        return version.reviews, version.demotion_lifts
+
+    def demotion_lifts(self) -> dict[str, DemotionLift]:
+        """The current lift of every passage whose demotion was ever lifted (the latest row per chunk)."""
+        current: dict[str, DemotionLift] = {}
+        with reading(self._engine) as conn:
+            for row in conn.execute(select(demotion_lifts).order_by(demotion_lifts.c.id)):
+                current[row.chunk_id] = DemotionLift(row.chunk_id, bool(row.lifted), row.note, row.editor, row.created_at)
+        return current
+
+    def wrong_citations(self, *, include_lifted: bool = False) -> list[WrongCitation]:
+        """The passages whose citing sentence's current verdict is "wrong citation", oldest verdict first.
+
+        Args:
+            include_lifted: also those set aside by a current lift (see `lift_demotion`).
+        """
+        r = reviews.alias("r")
+        query = (
+            select(
+                r.c.answer_id, r.c.sentence_idx, r.c.editor, r.c.created_at, sentences.c.citations,
+                answers.c.sources, answers.c.question, answers.c.standalone_question,
+            )
+            .select_from(
+                r.join(answers, answers.c.id == r.c.answer_id).join(
+                    sentences, and_(sentences.c.answer_id == r.c.answer_id, sentences.c.idx == r.c.sentence_idx)
+                )
+            )
+            .where(r.c.label == "wrong_citation", r.c.id == _latest_review_id(r))
+            .order_by(r.c.id)
+        )
+        with reading(self._engine) as conn:
+            rows = conn.execute(query).all()
+        lifts = {} if include_lifted else self.demotion_lifts()
+        found = []
+        for row in rows:
+            by_number = {d["number"]: d for d in row.sources}
+            for number in dict.fromkeys(row.citations):
+                source = by_number.get(number)
+                if source is None:
+                    continue
+                lift = lifts.get(source["chunk_id"])
+                if lift is not None and lift.lifted and row.created_at <= lift.created_at:
+                    continue
+                found.append(WrongCitation(
+                    answer_id=row.answer_id, sentence_index=row.sentence_idx, chunk_id=source["chunk_id"],
+                    article_id=source["article_id"], title=source["title"], section=source.get("section", ""),
+                    question=(row.standalone_question or row.question).strip(), editor=row.editor,
+                    created_at=row.created_at,
+                ))
+        return found
 
     def article_marks(self) -> dict[str, ArticleMark]:
         """The current mark of every article that was ever marked (the latest row per article)."""

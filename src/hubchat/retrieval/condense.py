@@ -2,6 +2,8 @@
 
 `condense_heuristic` is the cheap rewrite used when no chat model condenses the question: it puts the previous
 question's salient terms in front of a question that leans on the conversation (`is_followup`).
+`keep_context` guards a model's rewrite: a small model sometimes drops the subject a follow-up leans on, or returns
+the follow-up unchanged, and the search then runs on "And where does it lead?".
 """
 
 from __future__ import annotations
@@ -132,9 +134,43 @@ def condense_heuristic(question: str, history: Sequence[Turn]) -> str:
     question = " ".join(question.split())
     if not history or not is_followup(question):
         return question
-    previous = condense_heuristic(history[-1].question, history[:-1])
-    own = {w.lower() for w in _salient_terms(question)}
-    context = [t for t in _salient_terms(previous) if t.lower() not in own][:_MAX_CONTEXT_TERMS]
+    context = _context_terms(question, history)
     if not context:
         return question
     return f"{' '.join(context)}: {question}"
+
+
+def _context_terms(question: str, history: Sequence[Turn]) -> list[str]:
+    """The salient terms of the previous (itself condensed) question that `question` does not already hold."""
+    previous = condense_heuristic(history[-1].question, history[:-1])
+    own = {w.lower() for w in _salient_terms(question)}
+    return [t for t in _salient_terms(previous) if t.lower() not in own][:_MAX_CONTEXT_TERMS]
+
+
+def keep_context(rewritten: str, question: str, history: Sequence[Turn]) -> str:
+    """A model's rewrite of a follow-up, with the conversation's subject put back when the rewrite lost it.
+
+    When `question` leans on the conversation (`is_followup`) and the rewrite neither holds one of the previous
+    question's names (or, when it named nothing, one of its content words) nor names something the follow-up
+    did not (what the model read in the answer: "Does Ideogram have a free tier?"), the rewrite is as lost as the
+    bare follow-up; the terms `condense_heuristic` would add are put in front of it. Otherwise the rewrite is
+    kept as it is: it usually names the subject better than any heuristic.
+
+    Examples:
+        ("Where does NVIDIA still clearly lead?", "And where does NVIDIA still clearly lead?",
+         [Turn("What is the main advantage of AMD's MI300X over NVIDIA's H100?", ...)])
+            -> "main advantage AMD MI300X H100: Where does NVIDIA still clearly lead?"
+    """
+    rewritten = " ".join(rewritten.split())
+    if not history or not is_followup(question):
+        return rewritten
+    context = _context_terms(question, history)
+    names = [t for i, t in enumerate(context) if _is_entity(t, i + 1)]
+    wanted = {t.lower() for t in (names or context)}
+    words = _words(rewritten)
+    held = {w.lower().split("'")[0] for w in words}
+    own = {w.lower().split("'")[0] for w in _words(question)}
+    new_names = {w.lower().split("'")[0] for i, w in enumerate(words) if _is_entity(w, i)} - own
+    if not wanted or wanted & held or new_names:
+        return rewritten
+    return f"{' '.join(context)}: {rewritten}"

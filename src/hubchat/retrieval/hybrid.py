@@ -19,6 +19,7 @@ from hubchat.errors import InputError
 from hubchat.index.embedder import Embedder
 from hubchat.index.lexical import tokenize
 from hubchat.index.store import ChunkStore
+from hubchat.retrieval.demotion import Demoter, demote
 from hubchat.retrieval.fusion import FUSIONS, cap_per_article, fuse, fuse_scores
 from hubchat.types import Chunk, Filters, Passage, RetrievalResult
 
@@ -58,6 +59,8 @@ class HybridRetriever:
         settings: candidate depths, fusion constants, per-article cap, top_k and the relevance floor.
         fusion: "rrf" or "scores", overriding settings.fusion (benchmarks compare both).
         min_lexical_coverage: overrides settings.min_lexical_coverage (benchmarks calibrate it).
+        demoter: which candidates editors' verdicts demote for a question (hubchat.retrieval.demotion); their
+            fused score is multiplied by settings.demotion_factor before the cap. None: no demotion.
     """
 
     def __init__(
@@ -68,8 +71,10 @@ class HybridRetriever:
         *,
         fusion: str | None = None,
         min_lexical_coverage: float | None = None,
+        demoter: Demoter | None = None,
     ):
         self.store = store
+        self.demoter = demoter
         self.embeddings = embeddings
         self.settings = settings
         self.fusion = fusion or settings.fusion
@@ -118,7 +123,10 @@ class HybridRetriever:
         clock.lap("dense")
         lexical_hits = self.store.lexical_search(query, s.lexical_k, filters) if s.lexical_weight > 0 else []
         clock.lap("lexical")
-        passages = cap_per_article(self._fused(vector, dense_hits, lexical_hits), s.per_article_cap)[:top_k]
+        fused = self._fused(vector, dense_hits, lexical_hits)
+        if self.demoter is not None:  # before the cap: a demoted passage frees its article's slot for a better one
+            fused = demote(fused, self.demoter.demoted(vector, [p.chunk.id for p in fused]), s.demotion_factor)
+        passages = cap_per_article(fused, s.per_article_cap)[:top_k]
         clock.lap("fuse")
         best_dense = max((score for _, score in dense_hits), default=None)
         coverage = self.lexical_coverage(query, [c for c, _ in lexical_hits])

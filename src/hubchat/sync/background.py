@@ -35,14 +35,28 @@ class Updater(Protocol):
     def sync(self) -> SyncSummary: ...
 
 
-def is_article_file(path: Path, root: Path) -> bool:
-    """Whether a change to `path` is worth an ingest: a supported article file, not a hidden one below `root` (the
-    files the ingest itself reads; an editor's swap and backup files are not)."""
+def is_watched_change(path: Path, root: Path) -> bool:
+    """Whether a change reported at `path` calls for an ingest: an article file (`is_article_file`), or a new
+    folder that is not hidden.
+
+    A folder counts because inotify watches a new folder only once it has been told of it: a file saved into
+    the folder straight after `mkdir` can be written before that watch exists, and its own event never comes.
+    The ingest reads the whole corpus folder, so the folder's event alone brings that file in."""
+    return is_article_file(path, root) or (path.is_dir() and _visible_below(path, root))
+
+
+def _visible_below(path: Path, root: Path) -> bool:
     try:
         parts = path.resolve().relative_to(root.resolve()).parts
     except ValueError:
         return False
-    return path.suffix.lower() in SUPPORTED_SUFFIXES and not any(part.startswith(".") for part in parts)
+    return bool(parts) and not any(part.startswith(".") for part in parts)
+
+
+def is_article_file(path: Path, root: Path) -> bool:
+    """Whether a change to `path` is worth an ingest: a supported article file, not a hidden one below `root` (the
+    files the ingest itself reads; an editor's swap and backup files are not)."""
+    return path.suffix.lower() in SUPPORTED_SUFFIXES and _visible_below(path, root)
 
 
 class BackgroundUpdates:
@@ -99,7 +113,7 @@ class BackgroundUpdates:
         try:
             watcher = watchfiles.watch(
                 folder,
-                watch_filter=lambda change, path: is_article_file(Path(path), folder),
+                watch_filter=lambda change, path: is_watched_change(Path(path), folder),
                 debounce=self.debounce_ms,
                 stop_event=self._stop,
                 rust_timeout=1000,

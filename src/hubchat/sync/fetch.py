@@ -1,6 +1,10 @@
 """Polite HTTP fetching for the site sync: robots.txt, a rate and concurrency limit, retries, caps on size, time
 and redirects, and conditional requests.
 
+Redirects are followed here, one hop at a time, rather than by httpx: every address a redirect leads to is
+checked against its own site's robots.txt before it is requested, as a crawler must (a page may redirect into a
+path the site disallows, or to another site with rules of its own).
+
 Every outcome is a value (`Fetched`), never an exception: one page that fails must not stop a sync.
 """
 
@@ -9,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -46,8 +51,8 @@ class Fetched:
 
     Attributes:
         url: the address asked for.
-        outcome: "ok" (a body), "not_modified" (304), "gone" (404 or 410), "refused" (robots.txt forbids it),
-            "failed" (see `reason`).
+        outcome: "ok" (a body), "not_modified" (304), "gone" (404 or 410), "refused" (robots.txt forbids it, or
+            an address it redirects to), "failed" (see `reason`).
         final_url: where the redirects (if any) ended.
         status: the HTTP status of the last answer (0: none came).
         reason: why it failed, or which status said it is gone.
@@ -119,8 +124,7 @@ class Fetcher:
         self._client = httpx.Client(
             headers={"User-Agent": settings.user_agent},
             timeout=httpx.Timeout(settings.timeout_s),
-            follow_redirects=True,
-            max_redirects=settings.max_redirects,
+            follow_redirects=False,  # followed in `_once`, each hop checked against robots.txt
             limits=httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency),
         )
 
@@ -166,7 +170,12 @@ class Fetcher:
 
     def fetch(self, url: str, validators: Validators | None = None, *, check_robots: bool = True) -> Fetched:
         """GET `url` (conditionally when `validators` are given), retrying timeouts, connection failures and 5xx
-        answers with a doubling pause."""
+        answers with a doubling pause.
+
+        Args:
+            check_robots: check `url`, and every address a redirect leads to, against robots.txt (off only for
+                robots.txt itself).
+        """
         if check_robots:
             refusal = self.robots_refusal(url)
             if refusal is not None:
@@ -176,20 +185,45 @@ class Fetcher:
         for attempt in range(tries):
             if attempt:
                 time.sleep(self.settings.backoff_s * 2 ** (attempt - 1))
-            got = self._once(url, headers)
+            got = self._once(url, headers, check_robots)
             if not got.transient:
                 return got
         return dataclasses.replace(got, reason=f"{got.reason} (after {tries} tries)" if tries > 1 else got.reason)
 
-    def _once(self, url: str, headers: dict[str, str]) -> Fetched:
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send one request (one hop), streamed, within the rate limit; every hop counts as a request."""
         self._rate.wait()
         with self._count_lock:
             self.requests += 1
+        return self._client.send(request, stream=True)
+
+    def _follow(self, url: str, headers: dict[str, str], check_robots: bool) -> httpx.Response | Fetched:
+        """The final answer to GET `url` after at most `site.max_redirects` redirects (open, streamed), or what
+        stopped it: a redirect loop, or a redirect to an address robots.txt disallows."""
+        request = self._client.build_request("GET", url, headers=headers)
+        for hops in range(self.settings.max_redirects + 1):
+            response = self._send(request)
+            if not response.has_redirect_location:
+                return response
+            target = response.next_request
+            response.close()  # before asking robots.txt: an open answer holds one of the pool's connections
+            if hops == self.settings.max_redirects:
+                break
+            refusal = self.robots_refusal(str(target.url)) if check_robots else None
+            if refusal is not None:
+                reason = f"it redirects to {target.url}, and {refusal.reason}"
+                return Fetched(url, "failed" if refusal.keep else "refused", final_url=str(target.url), status=response.status_code, reason=reason)
+            request = target
+        return Fetched(url, "failed", reason=f"a redirect loop, or more than site.max_redirects = {self.settings.max_redirects} redirects")
+
+    def _once(self, url: str, headers: dict[str, str], check_robots: bool = True) -> Fetched:
         started = time.monotonic()
         cap = self.settings.max_page_bytes
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
-                self._count_redirects(response)
+            answer = self._follow(url, headers, check_robots)
+            if isinstance(answer, Fetched):
+                return answer
+            with closing(answer) as response:
                 status = response.status_code
                 final = str(response.url)
                 if status == 304:
@@ -219,20 +253,12 @@ class Fetcher:
                 )
         except _TooLarge as exc:
             return Fetched(url, "failed", reason=f"too large (over {cap:,} bytes at {exc.args[0]:,}; the limit is site.max_page_bytes)")
-        except httpx.TooManyRedirects:
-            return Fetched(url, "failed", reason=f"a redirect loop, or more than site.max_redirects = {self.settings.max_redirects} redirects")
         except httpx.TimeoutException:
             return Fetched(url, "failed", reason=f"timed out (site.timeout_s = {self.settings.timeout_s:g} s)", transient=True)
         except httpx.ConnectError as exc:
             return Fetched(url, "failed", reason=f"could not connect ({exc})", transient=True)
         except httpx.TransportError as exc:
             return Fetched(url, "failed", reason=f"connection failed ({type(exc).__name__}: {exc})", transient=True)
-
-    def _count_redirects(self, response: httpx.Response) -> None:
-        # Each redirect followed was a request of its own.
-        if response.history:
-            with self._count_lock:
-                self.requests += len(response.history)
 
 
 def _validators(response: httpx.Response, sent: dict[str, str]) -> Validators:

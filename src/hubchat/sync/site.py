@@ -43,6 +43,7 @@ class _Page:
     fetched: Fetched
     article: Article | None = None  # parsed from a new or changed body
     unchanged: bool = False
+    reread: Article | None = None  # an unchanged body's article, read for a state saved without it (format 1)
     failure: str = ""
 
 
@@ -192,7 +193,8 @@ def _fetch_all(fetcher: Fetcher, listed: dict[str, str], held, settings: Setting
         futures = {}
         for url, source in listed.items():
             page = held(url)
-            validators = Validators(page.etag, page.last_modified) if page else None
+            # A state saved without its article asks for the body once (unchanged, it is read, not embedded).
+            validators = Validators(page.etag, page.last_modified) if page and page.article is not None else None
             futures[pool.submit(fetcher.fetch, url, validators)] = (url, source, page)
         for done, future in enumerate(as_completed(futures), 1):
             url, source, page = futures[future]
@@ -213,15 +215,17 @@ def _read(url: str, source: str, got: Fetched, page: PageState | None) -> _Page:
         return _Page(url, source, got, failure=got.reason)
     body, got = got.body, dataclasses.replace(got, body=b"")  # only the article is kept, not a thousand pages' bytes
     sha = hashlib.sha256(body).hexdigest()
-    if page is not None and page.sha256 == sha:
+    unchanged = page is not None and page.sha256 == sha
+    if unchanged and page.article is not None:
         return _Page(url, source, got, unchanged=True)
     kind = got.content_type.split(";", 1)[0].strip().lower()
     if kind and kind not in HTML_TYPES:
         return _Page(url, source, got, failure=f"not an HTML page (Content-Type {kind})")
     try:
-        return _Page(url, source, got, article=page_article(url, got, body, sha))
+        article = page_article(url, got, body, sha)
     except UnreadableFile as exc:
         return _Page(url, source, got, failure=str(exc))
+    return _Page(url, source, got, unchanged=True, reread=article) if unchanged else _Page(url, source, got, article=article)
 
 
 def page_article(url: str, got: Fetched, body: bytes, sha256: str) -> Article:
@@ -249,10 +253,13 @@ def _next_states(
             continue
         old = known.get(p.url)
         if p.article is not None and p.url in by_url:
-            out.append(PageState(p.url, p.source, p.article.id, p.article.source_hash, p.fetched.validators.etag, p.fetched.validators.last_modified))
+            v = p.fetched.validators
+            out.append(PageState(p.url, p.source, p.article.id, p.article.source_hash, v.etag, v.last_modified, p.article))
         elif p.unchanged and old is not None:
             v = p.fetched.validators
-            out.append(dataclasses.replace(old, source=p.source, etag=v.etag or old.etag, last_modified=v.last_modified or old.last_modified))
+            out.append(dataclasses.replace(
+                old, source=p.source, etag=v.etag or old.etag, last_modified=v.last_modified or old.last_modified, article=p.reread or old.article,
+            ))
         elif old is not None:
             out.append(old)  # failed (or skipped as a duplicate): the last good state stands
     return out

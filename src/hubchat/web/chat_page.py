@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import gradio as gr
 
+from hubchat.errors import BackendError
 from hubchat.records import Records
 from hubchat.web import assets as A
 from hubchat.web import render as R
@@ -16,6 +18,8 @@ from hubchat.web.chat import (
     example_questions,
     new_conversation,
 )
+
+log = logging.getLogger(__name__)
 
 # Events that only touch the page: never queued behind answers, never part of the public API.
 QUICK = dict(concurrency_limit=None, show_progress="hidden", api_visibility="private")
@@ -161,6 +165,20 @@ def _wire_feedback(page: ChatPage, records: Records) -> None:
         trigger(add_comment, [page.feedback_id, page.comment], [page.comment, page.comment_row], **QUICK)
 
 
+def _wire_tag_choices(chat: gr.Blocks, page: ChatPage, runtime) -> None:
+    """Each page load offers the tags the index holds now: a background sync or folder ingest (or another
+    process's ingest, followed through `refresh`) may have added articles with new tags since the app started."""
+
+    def current_tags():
+        try:
+            runtime.store.refresh()  # a cheap check, at most every index.refresh_s
+        except BackendError as exc:  # the page still opens, offering the tags as last read
+            log.warning("could not check the index for changes on a page load: %s", exc)
+        return gr.update(choices=runtime.store.tags())
+
+    chat.load(current_tags, None, [page.tag_filter], **QUICK)
+
+
 def build_chat(runtime, records: Records) -> gr.Blocks:
     """The reader chat page and its API endpoints (/ask, /feedback)."""
     app = ChatApp(runtime, records)
@@ -172,6 +190,7 @@ def build_chat(runtime, records: Records) -> gr.Blocks:
         _wire_answering(page, app, limit)
         _wire_reset(page)
         _wire_feedback(page, records)
+        _wire_tag_choices(chat, page, runtime)
         gr.api(app.ask_api, api_name="ask", concurrency_limit=limit, concurrency_id=ANSWER_CONCURRENCY_ID)
         gr.api(app.feedback_api, api_name="feedback", concurrency_limit=None)
     return chat

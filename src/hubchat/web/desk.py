@@ -1,5 +1,6 @@
 """The desk tab of the review page: content gaps, article health with "needs update" marks, the checker against
-editors, and the charts, all computed from the records when the tab loads or is refreshed (hubchat.desk)."""
+editors, the charts, and the passages demoted for editors' "wrong citation" verdicts (with their lifting). The
+figures come from hubchat.desk's cache, recomputed only when the records changed since the last load."""
 
 from __future__ import annotations
 
@@ -8,18 +9,25 @@ from collections.abc import Callable
 import gradio as gr
 
 from hubchat.desk import export as X
-from hubchat.desk.activity import daily_activity
-from hubchat.desk.agreement import agreement, reviewed_pairs, weekly_agreement
-from hubchat.desk.gaps import DenseSearch, Embed, find_gaps
-from hubchat.desk.health import SORT_KEYS, article_health, filter_health, sort_health
+from hubchat.desk.figures import DeskCache
+from hubchat.desk.gaps import DenseSearch, Embed
+from hubchat.desk.health import SORT_KEYS, filter_health, sort_health
 from hubchat.records import Records
+from hubchat.retrieval.demotion import CitationDemoter
 from hubchat.web import desk_render as D
 
 QUICK = dict(api_visibility="private", show_progress="hidden")
 
 
-def build_desk(records: Records, embed: Embed, search: DenseSearch | None, site_url: str) -> Callable[[gr.Blocks], None]:
-    """The desk's components, inside an open Blocks and Tab; returns what loads them with the page (`wire(page)`)."""
+def build_desk(
+    records: Records, embed: Embed, search: DenseSearch | None, site_url: str, demoter: CitationDemoter | None = None,
+) -> Callable[[gr.Blocks], None]:
+    """The desk's components, inside an open Blocks and Tab; returns what loads them with the page (`wire(page)`).
+
+    Args:
+        demoter: the retriever's (its demotions are listed and lifted here); None: demotion is switched off.
+    """
+    cache = DeskCache(records, embed, search)
     refresh = gr.Button("Refresh the desk", size="sm", elem_id="hc-desk-refresh")
     gr.Markdown("### Over time")
     charts = gr.HTML("", elem_id="hc-desk-charts", js_on_load=None)
@@ -48,9 +56,21 @@ def build_desk(records: Records, embed: Embed, search: DenseSearch | None, site_
         save_mark = gr.Button("Save mark", elem_id="hc-mark-save", scale=1)
     gr.Markdown("### The checker measured by editors")
     agreement_box = gr.HTML("", elem_id="hc-desk-agreement", js_on_load=None)
+    gr.Markdown("### Passages demoted for wrong citations")
+    demotions = gr.HTML("", elem_id="hc-desk-demotions", js_on_load=None)
+    with gr.Row(equal_height=True):
+        demoted = gr.Dropdown([], label="Demoted passage", elem_id="hc-lift-chunk", scale=3)
+        lift_note = gr.Textbox(label="Why lift it (note)", elem_id="hc-lift-note", scale=3)
+        lift = gr.Button("Lift the demotion", elem_id="hc-lift", scale=1)
+    min_verdicts = demoter.settings.demotion_min_verdicts if demoter is not None else 0
+
+    def show_demotions():
+        active = demoter.active() if demoter is not None else None
+        choices = [(f"{d.title} · {d.section} ({d.chunk_id})" if d.section else f"{d.title} ({d.chunk_id})", d.chunk_id) for d in active or ()]
+        return D.demotions_html(active, min_verdicts), gr.update(choices=choices, value=None)
 
     def health(sort_: str, find_: str, marked_: bool, failing_: bool):
-        rows = article_health(records.answers_since(), records.article_marks())
+        rows = cache.figures().health
         return filter_health(sort_health(rows, sort_ or "problems"), find_ or "", needs_update=marked_, failing=failing_), rows
 
     def show_health(sort_: str, find_: str, marked_: bool, failing_: bool):
@@ -59,23 +79,21 @@ def build_desk(records: Records, embed: Embed, search: DenseSearch | None, site_
         return gr.update(value=D.health_rows(shown) or None), gr.update(choices=choices)
 
     def load_all(sort_: str, find_: str, marked_: bool, failing_: bool):
-        answers = records.answers_since()
-        pairs = reviewed_pairs(answers)
-        groups = find_gaps(records.unanswered_questions(), embed, search)
+        f = cache.figures()
         return (
-            D.charts_html(daily_activity(answers)), D.gaps_html(groups, site_url),
-            D.agreement_html(agreement(pairs), weekly_agreement(pairs)), *show_health(sort_, find_, marked_, failing_),
+            D.charts_html(f.activity), D.gaps_html(f.gaps, site_url), D.agreement_html(f.agreement, f.weekly),
+            *show_health(sort_, find_, marked_, failing_), *show_demotions(),
         )
 
     filters = [sort, find, marked_only, failing_only]
-    outputs = [charts, gaps, agreement_box, table, article]
+    outputs = [charts, gaps, agreement_box, table, article, demotions, demoted]
     refresh.click(load_all, filters, outputs, **QUICK)
     for control in (sort, marked_only, failing_only):
         control.change(show_health, filters, [table, article], **QUICK)
     find.submit(show_health, filters, [table, article], **QUICK)
 
     def export_gaps(as_json: bool):
-        groups = find_gaps(records.unanswered_questions(), embed, search)
+        groups = cache.figures().gaps
         if as_json:
             return D.download_html(X.gaps_json(groups), "hubchat-gaps.json", "application/json", f"{len(groups)} groups")
         return D.download_html(X.gaps_csv(groups), "hubchat-gaps.csv", "text/csv", f"{len(groups)} groups")
@@ -98,6 +116,16 @@ def build_desk(records: Records, embed: Embed, search: DenseSearch | None, site_
         return show_health(sort_, find_, marked_, failing_)[0]
 
     save_mark.click(mark, [article, needs_update, note, *filters], [table], **QUICK)
+
+    def lift_demotion(chunk_id: str | None, note_: str, request: gr.Request):
+        if not chunk_id:
+            raise gr.Error("Choose a demoted passage first.", print_exception=False)
+        editor = request.username if request is not None and request.username else ""
+        records.lift_demotion(chunk_id, True, note_ or "", editor=editor)
+        gr.Info("Demotion lifted: its verdicts so far no longer count; new ones will.")
+        return show_demotions()
+
+    lift.click(lift_demotion, [demoted, lift_note], [demotions, demoted], **QUICK)
 
     def wire_load(page: gr.Blocks) -> None:
         page.load(load_all, filters, outputs, **QUICK)

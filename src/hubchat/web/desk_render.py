@@ -11,6 +11,7 @@ from hubchat.desk.agreement import CHECKER_VERDICTS, Agreement, WeeklyAgreement
 from hubchat.desk.gaps import GapGroup
 from hubchat.desk.health import ArticleHealth
 from hubchat.records import REVIEW_LABELS
+from hubchat.retrieval.demotion import Demotion
 from hubchat.web.render import REVIEW_LABEL_NAMES, VERDICT_LABELS, esc, safe_link
 
 CHART_W, CHART_H, PAD = 360, 150, 30
@@ -42,6 +43,27 @@ def _article_link(title: str, url: str, site_url: str) -> str:
     if link:
         return f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(title)}</a>'
     return f'<span class="hc-title">{esc(title)}</span>'
+
+
+def demotions_html(demotions: Sequence[Demotion] | None, min_verdicts: int) -> str:
+    """The passages ranked lower for editors' "wrong citation" verdicts; None: demotion is switched off."""
+    if demotions is None:
+        return '<p class="hc-hint">Demotion is off (<code>retrieval.demote_wrong_citations = false</code>): verdicts change no ranking.</p>'
+    if not demotions:
+        return (
+            f'<p class="hc-hint">No passage is demoted: none was judged "wrong citation" for {min_verdicts} or more '
+            "similar questions (or its demotion was lifted).</p>"
+        )
+    items = []
+    for d in demotions:
+        questions = "".join(f"<li>{esc(q)}</li>" for q in d.questions)
+        section = f" · {esc(d.section)}" if d.section else ""
+        items.append(
+            f'<li class="hc-demotion" data-chunk="{esc(d.chunk_id)}"><div><b>{esc(d.title)}</b>{section} '
+            f'<span class="hc-when">({esc(d.chunk_id)})</span> · judged wrong for <b>{len(d.questions)}</b> similar '
+            f'questions, so ranked lower for questions like:</div><ul class="hc-typical">{questions}</ul></li>'
+        )
+    return f'<ul class="hc-demotions">{"".join(items)}</ul>'
 
 
 HEALTH_HEADERS = ["Article", "Answers", "Citations", "Checker flagged", "Editor: wrong citation", "Editor: unsupported",

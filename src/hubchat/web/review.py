@@ -83,7 +83,9 @@ def build_review(settings: Settings, records: Records, runtime) -> tuple[gr.Bloc
                 selected = _answer_list(page, records)
                 _sentence_reviews(selected, records)
             with gr.Tab("Desk", id="desk", elem_id="hc-tab-desk"):
-                load_desk = build_desk(records, runtime.embeddings.embed_array, runtime.store.dense_search, settings.corpus.site_url)
+                load_desk = build_desk(
+                    records, runtime.embeddings.embed_array, runtime.store.dense_search, settings.corpus.site_url, runtime.demoter,
+                )
         load_desk(page)
     return page, make_auth(settings)
 

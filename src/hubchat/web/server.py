@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from hubchat.errors import HubchatError
-from hubchat.records import Records, open_records
+from hubchat.records import Records
 from hubchat.web import assets as A
 from hubchat.web.answer_slots import AnswerSlots
 from hubchat.web.chat_page import build_chat
@@ -65,7 +65,7 @@ def build_app(runtime, records: Records | None = None, host: str | None = None):
     from hubchat.web.review import build_review
 
     settings = runtime.settings.ui
-    records = records or open_records(settings)
+    records = records or runtime.records  # the one store the retriever's demotions read too
     runtime.answerer  # noqa: B018 - load models and indexes now, not in the first reader's request
     if runtime.settings.index.exact_filtered_search:  # filtered questions (the widget's every one) search these
         runtime.store.vector_matrix(runtime.store.lexical)
