@@ -40,7 +40,7 @@ except HubchatError as exc:  # what a starting process tells its user
 """
 
 CONFINED_SCRIPT = r"""
-import json, os, subprocess, sys
+import json, os, signal, subprocess, sys
 from pathlib import Path
 from hubchat.config import load_settings
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
@@ -52,6 +52,18 @@ index, scratch = Path(settings.index.dir), Path(scratch)
 
 def run(*cmd):
     subprocess.run(cmd, check=True)
+
+def run_python(cmd, limit=240):
+    # (exit code or "hung", stdout, stderr): one still running after `limit` s prints every thread's stack first
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, COLUMNS="400", PYTHONFAULTHANDLER="1"))
+    try:
+        out, err = proc.communicate(timeout=limit)
+        return proc.returncode, out, err
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate()
+        return "hung", out, err
 
 used_kb = int(subprocess.run(["du", "-sk", str(index)], capture_output=True, text=True, check=True).stdout.split()[0])
 size_kb = used_kb + int(slack_kb) if mode == "full" else used_kb * 2 + 1024
@@ -82,11 +94,11 @@ report = {"size_kb": size_kb, "before": answers()}
 if mode == "read-only":
     run("mount", "-o", "remount,bind,ro", str(index))
 cli = [sys.executable, "-m", "hubchat.cli", "ingest", "--config", config] + (["--rebuild"] if rebuild == "1" else [])
-done = subprocess.run(cli, capture_output=True, text=True, env=dict(os.environ, COLUMNS="400"))
-report["cli"] = {"code": done.returncode, "output": done.stdout + done.stderr}
+code, stdout, stderr = run_python(cli)
+report["cli"] = {"code": code, "output": stdout + stderr}
 # a process starting on the folder as the failure left it (read-only, embedded Chroma cannot even open it)
-fresh = subprocess.run([sys.executable, "-c", FRESH_SCRIPT, str(index), config, question], capture_output=True, text=True)
-report["fresh"] = json.loads(fresh.stdout.strip().splitlines()[-1]) if fresh.returncode == 0 else {"crash": fresh.stderr[-2000:]}
+code, stdout, stderr = run_python([sys.executable, "-c", FRESH_SCRIPT, str(index), config, question])
+report["fresh"] = json.loads(stdout.strip().splitlines()[-1]) if code == 0 else {"crash": f"{code}: {stderr[-4000:]}"}
 serving.refresh(force=True)
 report["after"] = answers()
 report["df"] = subprocess.run(["df", "-k", str(index)], capture_output=True, text=True).stdout
