@@ -78,6 +78,7 @@ bench: $(VENV)/.run-deps $(VENV)/.test-deps
 	$(BIN)/python benchmarks/bench_gold_retrieval.py --write-results
 	$(BIN)/python benchmarks/bench_excerpts.py --write-results
 	$(BIN)/python -m benchmarks.bench_answer_local --write-results
+	$(BIN)/python -m benchmarks.bench_injection --write-results
 	$(BIN)/python benchmarks/bench_eval.py run
 	$(BIN)/python benchmarks/bench_load.py --write-results
 

@@ -186,6 +186,14 @@ class StoreSettings(_Section):
         description="Timeout of each request to the Chroma server (`server` mode), in seconds: a server that "
         "does not answer in time gives a clear error instead of blocking the request; the next request tries again.",
     )
+    lease_s: float = Field(
+        default=30.0,
+        ge=2,
+        le=3600,
+        description="`server` mode: how long the ingest lease (one ingest or sync at a time across every process "
+        "sharing the server) lasts without renewal, in seconds. The holder renews it every third of this; a holder "
+        "that died frees it after this long. The machines' clocks must agree to well within it.",
+    )
 
 
 class EmbeddingSettings(_Section):

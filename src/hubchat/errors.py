@@ -27,3 +27,15 @@ class InputError(HubchatError):
 
 class IngestBusyError(HubchatError):
     """Another ingest is updating the same index; this one did nothing."""
+
+
+class IndexStorageError(HubchatError):
+    """The index folder is full or read-only: a write failed; the message names the folder and the way out.
+
+    Attributes:
+        problem: "full" or "read-only".
+    """
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem

@@ -8,6 +8,11 @@ from pathlib import Path
 
 from hubchat.config import Settings
 from hubchat.errors import BackendError
+from hubchat.index.storage_errors import index_storage_errors
+
+# Embedded Chroma on a full disk may have taken writes into its log that it cannot apply: it then refuses reads too,
+# until there is room to apply them (nothing is lost).
+_EMBEDDED_KEPT = "Chroma cannot read or write it until there is room again; what it holds is kept."
 
 
 def _chroma_settings():
@@ -27,8 +32,10 @@ def make_chroma_client(settings: Settings):
     match settings.store.mode:
         case "embedded":
             path = Path(settings.index.dir) / "chroma"
-            path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+            # SQLite writes to its folder even to open a database: a read-only one cannot serve either.
+            with index_storage_errors(str(settings.index.dir), "Embedded Chroma cannot open its database there."):
+                path.mkdir(parents=True, exist_ok=True)
+                return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
         case "server":
             _probe(settings)
             client = chromadb.HttpClient(
@@ -84,11 +91,16 @@ def _apply_timeout(client, seconds: float) -> None:
 
 @contextmanager
 def chroma_errors(settings: Settings) -> Iterator[None]:
-    """Turn a Chroma server's transport failures into BackendErrors that say what happened (no-op embedded)."""
+    """Turn a Chroma server's transport failures into BackendErrors that say what happened, and an embedded
+    Chroma's full or read-only folder into an IndexStorageError."""
     import httpx
 
     try:
-        yield
+        if settings.store.mode == "embedded":
+            with index_storage_errors(str(settings.index.dir), _EMBEDDED_KEPT, Path(settings.index.dir)):
+                yield
+        else:
+            yield
     except httpx.TimeoutException:
         raise BackendError(_hanging(settings)) from None
     except httpx.TransportError as exc:

@@ -27,6 +27,7 @@ from hubchat.index.generations import GenerationPointer, collection_for, lexical
 from hubchat.index.lexical import LexicalIndex, fingerprint
 from hubchat.index.manifest import read_manifest, write_manifest
 from hubchat.index.metadata import SCHEMA_VERSION, chunk_from_record, chunk_metadata
+from hubchat.index.storage_errors import storage_problem
 from hubchat.index.vector_matrix import VectorMatrix
 from hubchat.types import Chunk, Filters
 
@@ -280,14 +281,24 @@ class ChunkStore:
 
     # ---- the lexical index ---------------------------------------------------------------------------------
 
-    def sync_lexical(self, force: bool = False) -> LexicalIndex:
-        """Load the lexical index, rebuilding it from Chroma only when it does not match Chroma's chunks."""
+    def sync_lexical(self, force: bool = False, persist: bool = False) -> LexicalIndex:
+        """Load the lexical index, rebuilding it from Chroma only when it does not match Chroma's chunks.
+
+        Args:
+            persist: raise when the rebuilt index cannot be saved (an ingest must leave it on disk). Otherwise a
+                full or read-only index folder only costs the next process a rebuild: this one serves from memory.
+        """
         current_ids = self._get_all([])["ids"]
         index = None if force else LexicalIndex.load(self.lexical_dir)
         if index is None or index.fingerprint != fingerprint(current_ids):
             log.info("building the lexical index from %d chunks", len(current_ids))
             index = LexicalIndex.build(self.all_chunks())
-            index.save(self.lexical_dir)
+            try:
+                index.save(self.lexical_dir)
+            except OSError as exc:
+                if persist or storage_problem(exc) is None:
+                    raise
+                log.warning("could not save the lexical index in %s (%s); serving it from memory", self.lexical_dir, exc)
         self._lexical = index
         return index
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,7 @@ from hubchat.config import Settings
 from hubchat.errors import IngestBusyError, InputError
 from hubchat.index.articles import ArticleState, ArticleVersion
 from hubchat.index.embedder import Embedder
+from hubchat.index.storage_errors import index_storage_errors, storage_problem
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.chunking import chunk_article, embedding_text
 from hubchat.ingest.corpus import (
@@ -48,6 +50,8 @@ PIPELINE_VERSION = 2
 GROUP_BATCHES = 16
 
 ProgressFn = Callable[[str, int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 def version_key(source_hash: str, settings: Settings, embedding_name: str) -> str:
@@ -103,12 +107,21 @@ def ingest(
     Raises:
         InputError: the corpus folder does not exist.
         IngestBusyError: another ingest holds this index's lock; nothing was changed.
+        IndexStorageError: the index folder (or the Chroma server's) is full or read-only; the live index keeps
+            serving (a rebuild leaves it untouched; an update keeps the whole articles it wrote before the failure).
     """
     started = time.perf_counter()
     root = Path(corpus_dir or settings.corpus.path)
     if not root.is_dir():
         raise InputError(f"corpus folder not found: {root}")
-    with ingest_lock(settings):
+    kept = (
+        "The live index was not changed and keeps serving."
+        if rebuild
+        else "The index keeps what it held before (with any whole articles written before the failure); processes "
+        "already serving keep answering, one starting may not until there is room again."
+    )
+    embedded = Path(settings.index.dir) if settings.store.mode == "embedded" else None
+    with index_storage_errors(_written_to(settings), kept, embedded), ingest_lock(settings):
         if not rebuild:
             # A long-lived (serving) process's store may not have noticed another process's rebuild yet.
             store.refresh(force=True)
@@ -118,7 +131,9 @@ def ingest(
 
 @contextmanager
 def ingest_lock(settings: Settings) -> Iterator[None]:
-    """Hold the index's ingest lock (a lock file in `index.dir`, released by the OS if the process dies).
+    """Hold the index's ingest lock: a lock file in `index.dir` (released by the OS if the process dies) and, with
+    `store.mode = "server"`, the shared collection's lease in the Chroma server too, since processes on other
+    machines share the collection but not the folder (see `hubchat.index.ingest_lease`).
 
     Raises:
         IngestBusyError: another process (or command) is ingesting into the same index right now.
@@ -136,9 +151,40 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
             "once that one has finished (the index keeps serving meanwhile)."
         ) from None
     try:
-        yield
+        if settings.store.mode == "server":
+            with _server_lease(settings):
+                yield
+        else:
+            yield
     finally:
         lock.release()
+
+
+@contextmanager
+def _server_lease(settings: Settings) -> Iterator[None]:
+    from hubchat.index.chroma_client import chroma_errors, make_chroma_client
+    from hubchat.index.ingest_lease import IngestLease, owner_description
+
+    where = f"{settings.store.host}:{settings.store.port}"
+    with chroma_errors(settings):
+        lease = IngestLease(
+            make_chroma_client(settings), settings.index.collection, settings.store.lease_s, owner_description(str(settings.index.dir)), where
+        )
+        lease.acquire()
+    try:
+        yield
+    finally:
+        with chroma_errors(settings):
+            lease.release()
+        if lease.lost:
+            log.warning("this ingest outlived its lease on %s while another took over; run the ingest again", where)
+
+
+def _written_to(settings: Settings) -> str:
+    folder = str(settings.index.dir)
+    if settings.store.mode == "server":
+        return f"{folder} or on the Chroma server at {settings.store.host}:{settings.store.port}"
+    return folder
 
 
 def _ingest(
@@ -153,6 +199,38 @@ def _ingest(
 ) -> IngestSummary:
     # A rebuild fills the next generation beside the live one, which keeps serving until the switch at the end.
     store = live.staging() if rebuild else live
+    try:
+        return _update(settings, live, store, embeddings, root, rebuild, site_articles, report, started)
+    except Exception as exc:
+        if storage_problem(exc) is not None:
+            _after_storage_failure(settings, live, store, rebuild)
+        raise
+
+
+def _after_storage_failure(settings: Settings, live: ChunkStore, store: ChunkStore, rebuild: bool) -> None:
+    """Leave the live index serving consistently after the disk filled up or went read-only (best effort: the
+    disk that refused the ingest may refuse these writes too, and the user is told about the ingest either way)."""
+    try:
+        if rebuild:  # give the half-built generation's space back; the live one was never touched
+            live.pointer.clear(store.generation, Path(settings.index.dir))
+        else:  # whole articles may have been written before the failure: every process reloads to match Chroma
+            live.sync_lexical()
+            live.announce_change()
+    except Exception as exc:
+        log.warning("could not tidy up after the failed ingest (%s); the next ingest does", exc)
+
+
+def _update(
+    settings: Settings,
+    live: ChunkStore,
+    store: ChunkStore,
+    embeddings: Embedder,
+    root: Path,
+    rebuild: bool,
+    site_articles: Callable[[], Sequence[Article]],
+    report: ProgressFn,
+    started: float,
+) -> IngestSummary:
     states = store.article_states()
     # Pages synced from the site share the index but are the sync's to update and remove, never the folder's.
     site_pages = {k: s for k, s in states.items() if s.from_site}
@@ -166,7 +244,7 @@ def _ingest(
     to_write += carried
     added, updated, written, new_states = embed_and_write(to_write, states, settings, store, embeddings, report)
 
-    store.sync_lexical(force=bool(deleted or added or updated or rebuild))
+    store.sync_lexical(force=bool(deleted or added or updated or rebuild), persist=True)
     # What the store now holds, so the next run need not read every chunk's metadata back (checked against
     # Chroma's ids before it is saved, and again before it is used).
     final = dict(site_pages)  # a folder article with a site page's id replaces it (new_states below)

@@ -1,0 +1,166 @@
+"""The ingest lease of an index shared through a Chroma server: one ingest (or sync) at a time across machines.
+
+The file lock in `index.dir` only covers processes on one machine sharing that folder; processes on other machines
+sharing the server's collection have their own folders. The lease lives in the server itself, in a small collection
+(`<collection>--ingest-lease`) of numbered records, `lease-N`, each with its holder and expiry.
+
+Taking it is a check-and-set built on what Chroma guarantees: `add` of an id that already exists changes nothing
+(the first write wins, later ones are dropped silently), and the server applies writes one at a time. A taker reads
+the newest record; if it is released or expired, it adds record N+1 naming itself and reads it back: it holds the
+lease only if the record names it. Two takers racing for N+1 both read back the same winner. The holder renews its
+record's expiry every third of `store.lease_s`; a holder killed outright stops renewing and its lease expires.
+
+What this does not protect against: a holder that stalls (not dies) for longer than the lease and resumes after
+another process took over; its next renewal sees record N+1 and reports the lease lost, but it may have written in
+between. Machines whose clocks differ by a good part of the lease also weaken it: expiry is compared with the
+taker's own clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from hubchat.errors import IngestBusyError
+
+log = logging.getLogger(__name__)
+
+LEASE_SUFFIX = "--ingest-lease"
+_PREFIX = "lease-"
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    """One numbered lease record as the server holds it."""
+
+    number: int
+    holder: str  # a token unique to one taking
+    owner: str  # who that is, for people: host, pid, index folder
+    expires: float  # time.time() of the holder's clock
+    released: bool
+
+    def active(self, now: float) -> bool:
+        return not self.released and self.expires > now
+
+
+def _record_id(number: int) -> str:
+    return f"{_PREFIX}{number:012d}"
+
+
+class IngestLease:
+    """Take, renew and release the ingest lease of one shared index.
+
+    Args:
+        client: a Chroma HTTP client of the shared server.
+        base: `index.collection`.
+        ttl_s: `store.lease_s`.
+        owner: who takes it, as shown to whoever is refused.
+        where: the server, as shown in messages.
+    """
+
+    def __init__(self, client, base: str, ttl_s: float, owner: str, where: str):
+        self.client = client
+        self.name = base[: 512 - len(LEASE_SUFFIX)] + LEASE_SUFFIX
+        self.ttl_s = ttl_s
+        self.owner = owner
+        self.where = where
+        self.token = uuid.uuid4().hex
+        self.number: int | None = None
+        self.lost = False
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def _collection(self):
+        return self.client.get_or_create_collection(self.name, embedding_function=None)
+
+    def _records(self) -> list[LeaseRecord]:
+        data = self._collection().get(include=["metadatas"])
+        records = []
+        for rid, meta in zip(data["ids"], data["metadatas"]):
+            if rid.startswith(_PREFIX) and meta:
+                records.append(
+                    LeaseRecord(int(rid[len(_PREFIX) :]), str(meta.get("holder", "")), str(meta.get("owner", "")),
+                                float(meta.get("expires", 0)), bool(meta.get("released", False)))
+                )
+        return sorted(records, key=lambda r: r.number)
+
+    def acquire(self) -> None:
+        """Take the lease and start renewing it.
+
+        Raises:
+            IngestBusyError: another process holds it (or won the race for it just now).
+        """
+        records = self._records()
+        current = records[-1] if records else None
+        if current is not None and current.active(time.time()) and current.holder != self.token:
+            raise self._busy(current)
+        number = current.number + 1 if current else 1
+        self._collection().add(ids=[_record_id(number)], embeddings=[[1.0]], metadatas=[self._meta(released=False)])
+        won = self._collection().get(ids=[_record_id(number)], include=["metadatas"])["metadatas"][0]
+        if won.get("holder") != self.token:
+            raise self._busy(LeaseRecord(number, str(won.get("holder")), str(won.get("owner")), float(won.get("expires", 0)), False))
+        self.number = number
+        self._renewer = threading.Thread(target=self._keep_renewing, name="hubchat-ingest-lease", daemon=True)
+        self._renewer.start()
+        old = [_record_id(r.number) for r in records[:-1]]  # keep the one just replaced, to show what happened
+        try:
+            if old:
+                self._collection().delete(ids=old)
+        except Exception as exc:  # tidying only: the next taker tries again
+            log.warning("could not delete old ingest lease records on %s (%s)", self.where, exc)
+
+    def _meta(self, released: bool) -> dict:
+        return {"holder": self.token, "owner": self.owner, "expires": 0.0 if released else time.time() + self.ttl_s, "released": released}
+
+    def renew(self) -> bool:
+        """Push the expiry out by another lease; False (and `lost`) when another process has taken over since."""
+        if self.number is None:
+            return False
+        newest = self._records()[-1]
+        if newest.number != self.number or newest.holder != self.token:
+            self.lost = True
+            log.error("the ingest lease on %s was taken over by %s: this ingest overran its lease", self.where, newest.owner)
+            return False
+        self._collection().update(ids=[_record_id(self.number)], metadatas=[self._meta(released=False)])
+        return True
+
+    def _keep_renewing(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                if not self.renew():
+                    return
+            except Exception as exc:  # the server may be back by the next tick; the lease outlives one miss
+                log.warning("could not renew the ingest lease on %s (%s); retrying", self.where, exc)
+
+    def release(self) -> None:
+        """Stop renewing and mark the lease released (if that fails, it expires by itself)."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        if self.number is None or self.lost:
+            return
+        try:
+            newest = self._records()[-1]
+            if newest.number == self.number and newest.holder == self.token:
+                self._collection().update(ids=[_record_id(self.number)], metadatas=[self._meta(released=True)])
+        except Exception as exc:
+            log.warning("could not release the ingest lease on %s (%s); it expires within %g s", self.where, exc, self.ttl_s)
+        self.number = None
+
+    def _busy(self, holder: LeaseRecord) -> IngestBusyError:
+        until = time.strftime("%H:%M:%S", time.localtime(holder.expires))
+        return IngestBusyError(
+            f"Another ingest is updating the index shared through the Chroma server at {self.where} right now "
+            f"({holder.owner}; its lease runs until {until} unless renewed); this one changed nothing. Run it again "
+            f"once that one has finished (the index keeps serving meanwhile). If that process died, its lease expires "
+            f"within {self.ttl_s:g} s (store.lease_s)."
+        )
+
+
+def owner_description(index_dir: str) -> str:
+    return f"host {socket.gethostname()}, pid {os.getpid()}, index.dir {index_dir}"

@@ -1,0 +1,132 @@
+"""store.mode = "server": the ingest lock covers the shared collection, not just one machine's index.dir. Two
+processes with different index folders ingest into one real `chroma run` server: the second is refused while the
+first holds the lease, and proceeds once the first has finished or, killed, its lease has gone stale."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hubchat.config import load_settings
+from hubchat.errors import IngestBusyError
+from hubchat.index.chroma_client import make_chroma_client
+from hubchat.index.ingest_lease import IngestLease
+from hubchat.ingest.pipeline import GROUP_BATCHES, ingest
+from tests.conftest_store import ChromaServer
+from tests.helpers import assert_index_matches_corpus, open_store
+from tests.ingest_child import corpus_in_groups, finish, read_until, start_ingest
+
+pytestmark = pytest.mark.server
+
+
+def _machine(tmp_path: Path, name: str, corpus: Path, server: ChromaServer, collection: str, batch_size: int, lease_s: float):
+    """One app's config: its own index.dir, the shared server and collection."""
+    folder = tmp_path / name
+    folder.mkdir()
+    config = folder / "hubchat.toml"
+    config.write_text(
+        f'[corpus]\npath = "{corpus}"\n\n[index]\ndir = "index"\ncollection = "{collection}"\n\n'
+        f'[store]\nmode = "server"\nhost = "{server.host}"\nport = {server.port}\ntimeout_s = 10\nlease_s = {lease_s}\n\n'
+        f"[embeddings]\nbatch_size = {batch_size}\n",
+        encoding="utf-8",
+    )
+    return config, load_settings(config)
+
+
+def _two_machines(tmp_path: Path, server: ChromaServer, embedder, collection: str, lease_s: float = 30):
+    corpus, _, _, total = corpus_in_groups(tmp_path / "site", embedder.name, 5)
+    batch_size = max(1, total // (3 * GROUP_BATCHES))  # three writes: the holder can be caught between two
+    a = _machine(tmp_path, "a", corpus, server, collection, batch_size, lease_s)
+    b = _machine(tmp_path, "b", corpus, server, collection, batch_size, lease_s)
+    return corpus, a, b
+
+
+def _holding(config: Path, go: Path):
+    child = start_ingest(config, die_at=f"hold:{go}")
+    lines = read_until(child, "embedded", timeout=120)
+    assert lines and lines[-1].startswith("embedded"), (lines, child.stderr.read() if child.poll() is not None else "")
+    return child
+
+
+def test_a_second_machine_is_refused_while_the_first_ingests_and_proceeds_after(tmp_path: Path, chroma_server, embedder):
+    corpus, (config_a, settings_a), (_, settings_b) = _two_machines(tmp_path, chroma_server, embedder, "lease-finish")
+    assert settings_a.index.dir != settings_b.index.dir
+    store_b = open_store(settings_b, embedder)
+    go = tmp_path / "go"
+    child = _holding(config_a, go)
+    try:
+        with pytest.raises(IngestBusyError) as refused:
+            ingest(settings_b, store_b, embedder)
+        message = str(refused.value)
+        assert f"{chroma_server.host}:{chroma_server.port}" in message and f"pid {child.pid}" in message, message
+        assert str(settings_a.index.dir) in message and "changed nothing" in message
+    finally:
+        go.touch()
+        code, out, err = finish(child)
+    assert code == 0 and "finished" in out, err[-3000:]
+
+    summary = ingest(settings_b, store_b, embedder)  # the lease was released: no waiting for it to expire
+    assert summary.chunks_written == 0  # the first machine's ingest is in the shared collection already
+    assert_index_matches_corpus(store_b, settings_b, corpus)
+
+
+def test_a_killed_holders_lease_goes_stale_and_the_next_ingest_proceeds(tmp_path: Path, chroma_server, embedder):
+    lease_s = 6.0
+    corpus, (config_a, _), (_, settings_b) = _two_machines(tmp_path, chroma_server, embedder, "lease-kill", lease_s)
+    store_b = open_store(settings_b, embedder)
+    child = _holding(config_a, tmp_path / "never")
+    child.send_signal(signal.SIGKILL)
+    finish(child)
+    killed_at = time.monotonic()
+
+    with pytest.raises(IngestBusyError):  # renewed at most lease_s / 3 ago: still held
+        ingest(settings_b, store_b, embedder)
+    assert time.monotonic() - killed_at < lease_s / 2, "too slow to see the lease still held"
+
+    deadline = killed_at + 3 * lease_s
+    while True:
+        try:
+            ingest(settings_b, store_b, embedder)
+            break
+        except IngestBusyError:
+            assert time.monotonic() < deadline, "the dead holder's lease never expired"
+            time.sleep(0.5)
+    assert time.monotonic() - killed_at >= lease_s / 2  # it did wait for the expiry, not take a live lease
+    assert_index_matches_corpus(store_b, settings_b, corpus)
+
+
+def _race(leases: list[IngestLease]) -> list[IngestLease]:
+    """All take at once; returns those that got the lease."""
+    won: list[IngestLease] = []
+    barrier = threading.Barrier(len(leases))
+
+    def take(lease: IngestLease) -> None:
+        barrier.wait()
+        try:
+            lease.acquire()
+            won.append(lease)
+        except IngestBusyError:
+            pass
+
+    threads = [threading.Thread(target=take, args=(lease,)) for lease in leases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return won
+
+
+def test_takers_racing_for_the_lease_get_exactly_one_winner(tmp_path: Path, chroma_server):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _, settings = _machine(tmp_path, "a", empty, chroma_server, "lease-race", 1, 30)
+    where = f"{chroma_server.host}:{chroma_server.port}"
+    for round_ in range(5):
+        leases = [IngestLease(make_chroma_client(settings), settings.index.collection, 30, f"taker {i}", where) for i in range(4)]
+        won = _race(leases)
+        assert len(won) == 1, f"round {round_}: {len(won)} takers hold the lease"
+        won[0].release()
