@@ -1,7 +1,8 @@
 """The `extractive` generator: an answer made of the passages' best-supporting sentences, each cited. No model.
 
 It needs no GPU, no server and no key, answers in milliseconds, and can only say what the articles say word for
-word, which makes it the baseline the model-written answers are measured against.
+word, which makes it the baseline the model-written answers are measured against. A sentence planted for the
+assistants that read the page is never quoted (`instructions.speaks_to_a_model`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Generator, Sequence
 
 import numpy as np
 
+from hubchat.answer.instructions import speaks_to_a_model
 from hubchat.checking.citations import best_supporting_span
 from hubchat.generation.generator import Usage
 from hubchat.types import Passage, Turn
@@ -60,7 +62,7 @@ class ExtractiveGenerator:
         for number, passage in enumerate(passages, 1):
             _, _, span, score = best_supporting_span(question, passage, embed=self.embed)
             sentence = plain_sentence(span)
-            if sentence and score > 0:
+            if sentence and score > 0 and not speaks_to_a_model(sentence):
                 candidates.append((number, passage.chunk.article_id, sentence, score))
         if not candidates:
             yield self.refusal
