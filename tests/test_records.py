@@ -101,6 +101,19 @@ def test_an_answer_survives_reopening_with_sentences_sources_and_spans(db):
     assert record.created_at.endswith("+00:00")
 
 
+def test_a_citation_the_checker_wrote_is_shown_as_such_after_reopening(db):
+    result = _result()
+    moved = replace(result.report.sentences[0], attributed=True)
+    answer_id = Records(db).record_answer(replace(result, report=replace(result.report, sentences=(moved,))))
+    record = Records(db).answer(answer_id)
+    assert record.sentences[0].attributed
+    assert "cited by the checker, not the model" in review_sentence_html(record, record.sentences[0])
+
+    model_cited = Records(db).answer(Records(db).record_answer(_result()))
+    assert not model_cited.sentences[0].attributed
+    assert "cited by the checker" not in review_sentence_html(model_cited, model_cited.sentences[0])
+
+
 def test_pruned_markers_and_unmatched_figures_survive_reopening(db):
     result = _result()
     pruned = SpanSupport(2, "c2", "/guides/other", 0.12, 0, 5, "Other")

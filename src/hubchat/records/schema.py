@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -82,6 +83,7 @@ sentences = Table(
     Column("supports", JSONText, nullable=False),
     Column("pruned", JSONText, nullable=False, server_default="[]"),
     Column("unmatched", JSONText, nullable=False, server_default="[]"),
+    Column("attributed", Boolean, nullable=False, server_default=false()),
 )
 
 feedback = Table(

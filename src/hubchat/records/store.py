@@ -441,7 +441,7 @@ def _sentence_row(answer_id: str, s: SentenceCheck) -> dict[str, Any]:
         "answer_id": answer_id, "idx": s.index, "text": s.text, "start_offset": s.start, "end_offset": s.end,
         "citations": list(s.citations), "verdict": s.verdict, "score": float(s.score),
         "supports": [asdict(sp) for sp in s.supports], "pruned": [asdict(sp) for sp in s.pruned],
-        "unmatched": list(s.unmatched),
+        "unmatched": list(s.unmatched), "attributed": s.attributed,
     }
 
 
@@ -449,7 +449,7 @@ def _sentence(row: Row[Any]) -> SentenceCheck:
     return SentenceCheck(
         index=row.idx, text=row.text, start=row.start_offset, end=row.end_offset, citations=tuple(row.citations),
         supports=tuple(SpanSupport(**sp) for sp in row.supports), verdict=row.verdict, score=row.score,
-        pruned=tuple(SpanSupport(**sp) for sp in row.pruned), unmatched=tuple(row.unmatched),
+        pruned=tuple(SpanSupport(**sp) for sp in row.pruned), unmatched=tuple(row.unmatched), attributed=bool(row.attributed),
     )
 
 

@@ -317,7 +317,9 @@ def review_sentence_html(record, sentence: SentenceCheck) -> str:
         ranges = [r for r in span_ranges(source, [sentence])]
         passages.append(
             f'<div class="hc-review-passage"><div class="hc-src-head"><span class="hc-num">[{sup.number}]</span> '
-            f'<span class="hc-title">{esc(source.title)}</span> · support score <b>{sup.score:.2f}</b></div>'
+            f'<span class="hc-title">{esc(source.title)}</span> · support score <b>{sup.score:.2f}</b>'
+            + (' · <i class="hc-by-checker">cited by the checker, not the model</i>' if sentence.attributed else "")
+            + "</div>"
             f"{source_meta_html(source)}"
             f'<blockquote class="hc-passage">{passage_html(source.text, ranges)}</blockquote></div>'
         )
