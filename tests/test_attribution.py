@@ -2,7 +2,7 @@
 
 import pytest
 
-from hubchat.checking.attribution import attribute_uncited, move_unsupported
+from hubchat.checking.attribution import attribute_citations, attribute_uncited, move_unsupported
 from hubchat.checking.citations import check_citations
 from hubchat.types import Chunk, Passage
 
@@ -91,3 +91,12 @@ def test_a_figure_the_other_passage_does_not_state_is_not_certified_by_a_move(em
 def test_supported_sentences_are_left_as_the_model_cited_them(embed):
     report = check_citations("Cursor is a fork of VS Code [2]. Whisper is a speech recognition model [1].", PASSAGES, embed=embed)
     assert move_unsupported(report, PASSAGES, embed=embed) is report
+
+
+def test_the_chain_adds_and_moves_in_one_pass(embed):
+    report = check_citations("Cursor is a fork of VS Code [1]. It imports VS Code extensions and settings.", PASSAGES, embed=embed)
+    amended = attribute_citations(report, PASSAGES, embed=embed)
+    assert amended.text == "Cursor is a fork of VS Code [2]. It imports VS Code extensions and settings [2]."
+    moved, added = amended.sentences
+    assert moved.attributed and [p.number for p in moved.pruned] == [1]
+    assert added.attributed and not added.pruned

@@ -23,7 +23,7 @@ from hubchat.answer.excerpts import select_excerpts
 from hubchat.answer.extractive import ExtractiveGenerator
 from hubchat.answer.notes import answer_notes
 from hubchat.answer.questions import clean_question, search_text
-from hubchat.checking.attribution import attribute_uncited, move_unsupported
+from hubchat.checking.attribution import attribute_citations
 from hubchat.checking.citations import check_citations
 from hubchat.checking.repeats import drop_repeated_sentences, is_looping
 from hubchat.config import Settings
@@ -198,8 +198,7 @@ class Answerer:
         report = check_citations(
             without_stray_refusal(raw, refusal), passages, embed=self.embed, refusal_text=refusal, question=question
         )
-        report = attribute_uncited(report, passages, embed=self.embed, refusal_text=refusal, question=question)
-        return move_unsupported(report, passages, embed=self.embed, refusal_text=refusal, question=question)
+        return attribute_citations(report, passages, embed=self.embed, refusal_text=refusal, question=question)
 
     def answer(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> AnswerResult:
         """The final result of `stream`, for callers that do not need tokens as they come."""

@@ -42,7 +42,7 @@ def _marked(sentence: str, number: int) -> str:
     return f"{stripped} [{number}]{tail}"
 
 
-def attribute_uncited(
+def attribute_citations(
     report: CitationReport,
     passages: Sequence[Passage],
     *,
@@ -50,88 +50,76 @@ def attribute_uncited(
     refusal_text: str | None = None,
     question: str = "",
     threshold: float = SUPPORTED_THRESHOLD,
+    add: bool = True,
+    move: bool = True,
 ) -> CitationReport:
-    """Add a citation to each uncited factual sentence that a shown passage clearly supports.
+    """Cite the supporting passage where the model cited none (`add`) or one that does not support the sentence
+    (`move`); both in one re-check of the amended text, as the answer chain needs.
 
     Args:
         report: the checked answer.
         passages: the passages shown, numbered from 1.
         embed: the embedder used by the checker (the same scores decide here).
         question: the (standalone) question, as for `check_citations`.
-        threshold: the support score a passage needs for its marker to be added.
+        threshold: the support score a passage needs for its marker to be written.
+        add, move: which of the two to do.
 
     Returns:
-        A new report of the amended text (unchanged if nothing qualified); added citations have attributed=True.
+        A new report of the amended text (the same report if nothing qualified). A sentence the checker cited has
+        attributed=True; a moved one keeps the model's own markers in `pruned`. A move the re-check does not rate
+        "supported" (it compares figures and names too) is undone.
     """
-    uncited = [s for s in report.sentences if s.verdict == "uncited"]
-    if not uncited or not passages:
+    if not passages:
         return report
     additions: dict[int, int] = {}
-    for sentence in uncited:
-        number = _best_supporting(sentence.text, passages, (), embed, threshold)
+    moves: dict[int, int] = {}
+    for sentence in report.sentences:
+        if add and sentence.verdict == "uncited":
+            target, exclude = additions, ()
+        elif move and sentence.verdict in ("weak", "unsupported") and sentence.citations:
+            target, exclude = moves, sentence.citations
+        else:
+            continue
+        number = _best_supporting(sentence.text, passages, exclude, embed, threshold)
         if number is not None:
-            additions[sentence.index] = number
-    if not additions:
+            target[sentence.index] = number
+    while additions or moves:
+        amended = check_citations(
+            _remarked(report, {**additions, **moves}), passages, embed=embed, refusal_text=refusal_text, question=question
+        )
+        if len(amended.sentences) != len(report.sentences):
+            return report  # the markers moved a sentence boundary: leave the model's answer as it was checked
+        failed = {i for i, n in moves.items() if amended.sentences[i].verdict != "supported" or n not in amended.sentences[i].citations}
+        if not failed:
+            break
+        moves = {i: n for i, n in moves.items() if i not in failed}
+    else:
         return report
-    amended = check_citations(_remarked(report, additions), passages, embed=embed, refusal_text=refusal_text, question=question)
+    before = {s.index: s for s in report.sentences}
     # The first check already removed the pruned markers from the text; its record of them is kept.
-    pruned = {s.index: s.pruned for s in report.sentences if s.pruned}
     sentences = tuple(
-        dataclasses.replace(
+        dataclasses.replace(s, attributed=True, pruned=before[s.index].pruned + before[s.index].supports)
+        if s.index in moves
+        else dataclasses.replace(
             s,
-            attributed=s.index in additions and additions[s.index] in s.citations,
-            pruned=s.pruned or pruned.get(s.index, ()),
+            attributed=(s.index in additions and additions[s.index] in s.citations) or before[s.index].attributed,
+            pruned=s.pruned or before[s.index].pruned,
         )
         for s in amended.sentences
     )
     return dataclasses.replace(amended, sentences=sentences)
 
 
-def move_unsupported(
-    report: CitationReport,
-    passages: Sequence[Passage],
-    *,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
-    refusal_text: str | None = None,
-    question: str = "",
-    threshold: float = SUPPORTED_THRESHOLD,
-) -> CitationReport:
-    """Give each cited sentence its passages do not support the marker of a shown passage that does.
+def attribute_uncited(report: CitationReport, passages: Sequence[Passage], **options) -> CitationReport:
+    """Add a citation to each uncited factual sentence that a shown passage clearly supports
+    (`attribute_citations` without moves; same options)."""
+    return attribute_citations(report, passages, move=False, **options)
 
-    Args: as for `attribute_uncited`.
 
-    Returns:
-        A new report (the same one if nothing moved); a moved sentence has attributed=True and the model's own
-        markers in `pruned`.
-    """
-    wrong = [s for s in report.sentences if s.verdict in ("weak", "unsupported") and s.citations]
-    moves: dict[int, int] = {}
-    for sentence in wrong:
-        number = _best_supporting(sentence.text, passages, sentence.citations, embed, threshold)
-        if number is not None:
-            moves[sentence.index] = number
-    amended = report
-    while moves:
-        amended = check_citations(_remarked(report, moves), passages, embed=embed, refusal_text=refusal_text, question=question)
-        if len(amended.sentences) != len(report.sentences):
-            return report  # the markers moved a sentence boundary: leave the model's answer as it was checked
-        # The re-check has the last word (it compares figures and names too): a move it does not rate
-        # "supported" is undone, and the rest checked again.
-        failed = {i for i, n in moves.items() if amended.sentences[i].verdict != "supported" or n not in amended.sentences[i].citations}
-        if not failed:
-            break
-        moves = {i: n for i, n in moves.items() if i not in failed}
-        amended = report
-    if not moves:
-        return report
-    before = {s.index: s for s in report.sentences}
-    sentences = tuple(
-        dataclasses.replace(s, attributed=True, pruned=before[s.index].pruned + before[s.index].supports)
-        if s.index in moves
-        else dataclasses.replace(s, attributed=before[s.index].attributed, pruned=s.pruned or before[s.index].pruned)
-        for s in amended.sentences
-    )
-    return dataclasses.replace(amended, sentences=sentences)
+def move_unsupported(report: CitationReport, passages: Sequence[Passage], **options) -> CitationReport:
+    """Give each cited sentence its passages do not support the marker of a shown passage that does
+    (`attribute_citations` without additions; same options)."""
+    return attribute_citations(report, passages, add=False, **options)
 
 
 def _best_supporting(
