@@ -24,7 +24,7 @@ from hubchat.ingest.pipeline import ingest
 from hubchat.retrieval.condense import condense_heuristic
 from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.runtime import build_generator
-from hubchat.types import Filters, Turn
+from hubchat.types import Chunk, Filters, Passage, Turn
 
 PROMPTS = load_prompts()
 
@@ -408,3 +408,21 @@ def test_a_looping_model_server_is_cut_off_and_stops_sending(indexed, embedder, 
     assert server.sent < 200, f"the server sent {server.sent} of {server.max_pieces} pieces"
     assert result.text == "Norway is buying 2 PB of Huawei OceanStor storage [1]."
     assert LOOP_NOTE in result.notes
+
+
+
+def test_a_second_passage_of_an_article_names_the_first_instead_of_repeating_its_title_and_date():
+    """The local model reads every prompt token; an article's title and date are given once per prompt."""
+    def passage(article: str, title: str, date: str, section: str, text: str) -> Passage:
+        chunk = Chunk(f"{article}#{section}", article, 0, text, 0, len(text), title, (section,), date=date)
+        return Passage(chunk, 1.0)
+
+    generator = ChatModelGenerator(load_settings(chat={"backend": "extractive"}).chat, PROMPTS)
+    block = generator.format_passages([
+        passage("/a", "Choosing a vector database", "2025-03-01", "Costs", "The managed tier costs $25."),
+        passage("/b", "Vector search basics", "2025-01-10", "Indexes", "HNSW trades memory for speed."),
+        passage("/a", "Choosing a vector database", "2025-03-01", "Hidden costs", "Egress is $0.09 per GB."),
+    ])
+    assert block.count("Choosing a vector database") == 1 and block.count("2025-03-01") == 1
+    assert "<passage 3> same article as passage 1 > Hidden costs\nEgress is $0.09 per GB.\n</passage>" in block
+    assert "<passage 2> Vector search basics > Indexes, 2025-01-10" in block

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -40,7 +40,7 @@ from hubchat.checking.figures import Figure, figures
 from hubchat.checking.figures import supports as figure_supports
 from hubchat.text.markdown import read_blocks
 from hubchat.text.sentences import sentence_spans
-from hubchat.types import Passage
+from hubchat.types import Chunk, Passage
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -256,16 +256,23 @@ class PassageSentences:
         return self.context_figures + tuple(f for per in self.figures for f in per)
 
 
-@lru_cache(maxsize=512)
 def passage_sentences(passage: Passage) -> PassageSentences:
-    """Split and index a passage once: the UI asks for spans of the same passages again and again."""
-    chunk = passage.chunk
+    """Split and index a passage: once per chunk, whatever the question that retrieved it."""
+    indexed = _chunk_sentences(passage.chunk)
+    return replace(indexed, passage=passage)
+
+
+# Keyed on the chunk, not the passage: the same chunk comes back for many questions with other scores, and the
+# answer's excerpts, its check and the source cards all split it again otherwise (pysbd costs ~15 ms a paragraph).
+@lru_cache(maxsize=2048)
+def _chunk_sentences(chunk: Chunk) -> PassageSentences:
     segments = tuple(split_sentences(chunk.text))
     terms = tuple(term_set(chunk.text[s.start : s.end]) for s in segments)
     context_text = " ".join((chunk.title, *chunk.heading_path))
     # Passages offer lone number words as figures too: "five patients" supports "5 patients".
     figs = tuple(figures(chunk.text[s.start : s.end], lone_words=True) for s in segments)
-    return PassageSentences(passage, segments, terms, term_set(context_text), figs, figures(context_text, lone_words=True))
+    unscored = Passage(chunk, 0.0)
+    return PassageSentences(unscored, segments, terms, term_set(context_text), figs, figures(context_text, lone_words=True))
 
 
 @dataclass(frozen=True)

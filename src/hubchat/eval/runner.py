@@ -75,7 +75,7 @@ class Record:
             first_token_s=row.get("first_token_s"), total_s=float(row.get("total_s") or 0.0),
             prompt_tokens=row.get("prompt_tokens"), completion_tokens=row.get("completion_tokens"),
             standalone_question=row.get("standalone_question", ""), cached_prompt_tokens=row.get("cached_prompt_tokens"),
-            quoted=bool(row.get("quoted")),
+            quoted=bool(row.get("quoted")), stages=tuple((row.get("stages") or {}).items()),
         )
         raw = row.get("scores")
         scores = None
@@ -113,6 +113,7 @@ class Record:
                 cached_prompt_tokens=a.cached_prompt_tokens,
                 quoted=a.quoted,
                 completion_tokens=a.completion_tokens,
+                stages=dict(a.stages),
             )
         if self.scores is not None:
             row["scores"] = asdict(self.scores)

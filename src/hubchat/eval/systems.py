@@ -47,6 +47,8 @@ class SystemAnswer:
         flagged: sentences whose verdict is one editors are asked to look at (FLAGGED_VERDICTS).
         first_token_s: seconds until the first piece of the answer (the refusal, for one given without a model).
         quoted: the model refused and the chain quoted the passages instead.
+        stages: seconds per stage of hubchat's chain (condense, retrieve, excerpts, first_token, ...), in order, so
+            a first token can be taken apart; empty for systems without stages.
     """
 
     text: str
@@ -63,6 +65,7 @@ class SystemAnswer:
     standalone_question: str = ""
     cached_prompt_tokens: int | None = None
     quoted: bool = False
+    stages: tuple[tuple[str, float], ...] = ()
 
 
 class AnswerSystem(Protocol):
@@ -127,6 +130,7 @@ class HubchatSystem:
             standalone_question=result.standalone_question,
             cached_prompt_tokens=result.cached_prompt_tokens,
             quoted=result.quoted,
+            stages=tuple(result.timings.items()),
         )
 
 

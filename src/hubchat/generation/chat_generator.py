@@ -69,9 +69,21 @@ class ChatModelGenerator:
     # ---- prompts -------------------------------------------------------------------------------------------
 
     def format_passages(self, passages: Sequence[Passage]) -> str:
-        """The numbered passages block of the answer prompt."""
+        """The numbered passages block of the answer prompt.
+
+        A passage from an article an earlier passage already introduced names that passage instead of repeating
+        the title and date: two or three passages of one article are the common case, and the local model reads
+        every prompt token (a date alone is ten of them).
+        """
         blocks = []
+        first_of: dict[str, int] = {}
         for number, p in enumerate(passages, 1):
+            section = "".join(f" > {_DELIMITER.sub('', h)}" for h in p.chunk.heading_path if h)
+            text = _DELIMITER.sub("", p.chunk.text)
+            first = first_of.setdefault(p.chunk.article_id, number)
+            if first != number:
+                blocks.append(self.prompts.render("passage_again", number=number, first=first, section=section, text=text))
+                continue
             blocks.append(
                 self.prompts.render(
                     "passage",
@@ -79,8 +91,8 @@ class ChatModelGenerator:
                     # One short line, not attributes: a local model reads every prompt token at ~60 a second.
                     title=_DELIMITER.sub("", p.chunk.title),
                     date=p.chunk.date or "undated",
-                    section="".join(f" > {h}" for h in p.chunk.heading_path if h),
-                    text=_DELIMITER.sub("", p.chunk.text),
+                    section=section,
+                    text=text,
                 )
             )
         return "\n\n".join(blocks)

@@ -35,7 +35,7 @@ def default_prompts_dir() -> Path:
 
 DEFAULT_PROMPTS_DIR = default_prompts_dir()
 
-TemplateName = Literal["system", "answer", "passage", "condense", "refusal", "baseline"]
+TemplateName = Literal["system", "answer", "passage", "passage_again", "condense", "refusal", "baseline"]
 # The variables each template must use: exactly these, so none is forgotten and none is left unfilled.
 VARIABLES: Mapping[str, frozenset[str]] = {
     "system": frozenset({"refusal"}),
@@ -43,6 +43,8 @@ VARIABLES: Mapping[str, frozenset[str]] = {
     # server's prompt cache reads it once; "answer" holds only what changes.
     "answer": frozenset({"passages", "question"}),
     "passage": frozenset({"number", "title", "date", "section", "text"}),
+    # A further passage of an article already shown: its title and date again would cost ~25 tokens each.
+    "passage_again": frozenset({"number", "first", "section", "text"}),
     "condense": frozenset({"history", "question"}),
     "refusal": frozenset(),
     # `hubchat eval`'s LangChain baseline: the generic prompt of the recipe a user writes first.
