@@ -498,3 +498,14 @@ def test_markers_with_no_passages_are_all_out_of_range():
     assert report.text == "Weaviate is written in Go."
     assert [i.kind for i in report.issues] == ["out_of_range"]
     assert report.verdict == "no_citations"
+
+
+@pytest.mark.parametrize("answer", [
+    "Yes, Weaviate is written in Go [4].",
+    "Yes. Weaviate is written in Go [4].",
+    "No, Pinecone cannot run on your own hardware [3].",
+])
+def test_a_yes_or_no_that_opens_an_answer_is_judged_by_the_claim_it_introduces(answer, embed):
+    """The prompt asks for Yes or No first on a yes-or-no question; the word itself states nothing to check."""
+    report = check(answer, embed=embed)
+    assert report.verdict == "supported", [(s.text, s.verdict) for s in report.sentences]
