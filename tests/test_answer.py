@@ -426,3 +426,4 @@ def test_a_second_passage_of_an_article_names_the_first_instead_of_repeating_its
     assert block.count("Choosing a vector database") == 1 and block.count("2025-03-01") == 1
     assert "<passage 3> same article as passage 1 > Hidden costs\nEgress is $0.09 per GB.\n</passage>" in block
     assert "<passage 2> Vector search basics > Indexes, 2025-01-10" in block
+

@@ -404,6 +404,12 @@ class RetrievalSettings(_Section):
         description="`scores`: weighted mean of per-query min-max normalised cosine and BM25 scores (best on "
         "SciFact). `rrf`: weighted reciprocal-rank fusion with `retrieval.rrf_k`.",
     )
+    correct_spelling: bool = Field(
+        default=True,
+        description="Search a misspelt question word as the indexed word one edit away (two for words of 8+ "
+        "letters), so a typo in the subject does not sink the question under the relevance floor. Only words no "
+        "chunk contains are changed, never names with digits or inner capitals; the answer notes what was searched.",
+    )
     min_dense_score: float = Field(
         default=0.42,
         ge=-1.0,

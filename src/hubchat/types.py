@@ -169,6 +169,8 @@ class RetrievalResult:
             check).
         best_dense_score: the highest cosine similarity among the dense candidates (None if there were none).
         lexical_coverage: the best share of the question's IDF mass found in one lexical candidate (0..1).
+        corrections: (word as asked, word searched) for each misspelt word searched as the corpus spells it;
+            `query` is the corrected text.
     """
 
     query: str
@@ -177,6 +179,7 @@ class RetrievalResult:
     timings: dict[str, float] = field(default_factory=dict)
     best_dense_score: float | None = None
     lexical_coverage: float = 0.0
+    corrections: tuple[tuple[str, str], ...] = ()
 
 
 # ---- checking ----

@@ -86,6 +86,7 @@ class _Run:
     quoted: bool = False  # the model refused and the answer quotes the passages instead
     looped: bool = False  # the model began writing the same thing over and over, and was stopped
     repeats: int = 0  # sentences the model wrote a second time, dropped from the answer
+    corrections: tuple[tuple[str, str], ...] = ()  # misspelt words searched as the corpus spells them
 
     def lap(self, name: str, since: float | None = None) -> None:
         self.timings[name] = time.perf_counter() - (self.started if since is None else since)
@@ -144,6 +145,8 @@ class Answerer:
         yield AnswerEvent("status", "Searching the articles…")
         retrieved = self.retriever.retrieve(run.standalone, run.filters)
         run.timings["retrieve"] = sum(retrieved.timings.values())
+        if retrieved.corrections:  # the question as searched is the one the passages answer, typos and all fixed
+            run.standalone, run.corrections = retrieved.query, retrieved.corrections
         if not retrieved.relevant or not retrieved.passages:
             run.shown = tuple(source_of(i, p, self.settings.corpus.site_url) for i, p in enumerate(retrieved.passages, 1))
             refusal = self.prompts.refusal
@@ -220,7 +223,9 @@ class Answerer:
             report=report,
             passages=run.shown,
             sources=() if refused or report is None else tuple(run.shown[n - 1] for n in report.cited_numbers),
-            notes=answer_notes(report, refused, run.quoted, looped=run.looped, repeats=run.repeats),
+            notes=answer_notes(
+                report, refused, run.quoted, looped=run.looped, repeats=run.repeats, corrections=run.corrections
+            ),
             timings={k: round(v, 4) for k, v in run.timings.items()},
             prompt_tokens=run.usage.prompt_tokens,
             completion_tokens=run.usage.completion_tokens,

@@ -15,12 +15,21 @@ LOOP_NOTE = "The model began repeating itself, so its answer was stopped there."
 
 
 def answer_notes(
-    report: CitationReport | None, refused: bool, quoted: bool = False, *, looped: bool = False, repeats: int = 0
+    report: CitationReport | None,
+    refused: bool,
+    quoted: bool = False,
+    *,
+    looped: bool = False,
+    repeats: int = 0,
+    corrections: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, ...]:
     """What a reader should know about how far to trust this answer."""
     if refused or report is None:
         return (REFUSAL_NOTE,)
     notes: list[str] = [QUOTED_NOTE] if quoted else []
+    if corrections:
+        said = ", ".join(f"“{searched}” for “{original}”" for original, searched in corrections)
+        notes.append(f"The articles were searched with {said}.")
     if looped:
         notes.append(LOOP_NOTE)
     if repeats:

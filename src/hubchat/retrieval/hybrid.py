@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from hubchat.index.lexical import tokenize
 from hubchat.index.store import ChunkStore
 from hubchat.retrieval.demotion import Demoter, demote
 from hubchat.retrieval.fusion import FUSIONS, cap_per_article, fuse, fuse_scores
+from hubchat.retrieval.spelling import correct_query
 from hubchat.types import Chunk, Filters, Passage, RetrievalResult
 
 Hits = list[tuple[Chunk, float]]
@@ -115,7 +117,22 @@ class HybridRetriever:
         top_k = s.top_k if top_k is None else top_k
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
+        result = self._retrieve(query, filters, top_k)
+        if result.relevant or not s.correct_spelling or not len(self.store.lexical):
+            return result
+        # Under the floor: a misspelt word may be why (see hubchat.retrieval.spelling). The corrected question is
+        # kept only if it clears the floor; otherwise the reader's own words stand.
+        corrected, corrections = correct_query(query, self.store.lexical)
+        if not corrections:
+            return result
+        second = self._retrieve(corrected, filters, top_k)
+        if not second.relevant:
+            return result
+        timings = {k: result.timings.get(k, 0.0) + v for k, v in second.timings.items()}
+        return replace(second, timings=timings, corrections=tuple((c.original, c.searched) for c in corrections))
 
+    def _retrieve(self, query: str, filters: Filters | None, top_k: int) -> RetrievalResult:
+        s = self.settings
         clock = _StageClock()
         vector = self.embed(query)
         clock.lap("embed")
