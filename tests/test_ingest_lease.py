@@ -130,3 +130,75 @@ def test_takers_racing_for_the_lease_get_exactly_one_winner(tmp_path: Path, chro
         won = _race(leases)
         assert len(won) == 1, f"round {round_}: {len(won)} takers hold the lease"
         won[0].release()
+
+
+HOUR = 3600.0
+
+
+def _lease(settings, owner: str, ttl_s: float, **kwargs) -> IngestLease:
+    where = f"{settings.store.host}:{settings.store.port}"
+    return IngestLease(make_chroma_client(settings), settings.index.collection, ttl_s, owner, where, **kwargs)
+
+
+def test_the_server_answers_its_heartbeat_with_its_own_clock_in_nanoseconds(tmp_path: Path, chroma_server):
+    # What the lease's timekeeping rests on: same machine here, so the server's clock reads between our two readings.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _, settings = _machine(tmp_path, "a", empty, chroma_server, "lease-heartbeat", 1, 30)
+    lease = _lease(settings, "probe", 30)
+    before = time.time()
+    server = lease.server_now()
+    assert before - 0.5 <= server <= time.time() + 0.5, (before, server)
+
+
+def test_a_holder_whose_clock_is_an_hour_behind_still_keeps_the_lease_from_a_taker(tmp_path: Path, chroma_server):
+    # Judged by the holder's own clock, its expiry (an hour in the past for everyone else) would free the lease.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _, settings = _machine(tmp_path, "a", empty, chroma_server, "lease-slow-clock", 1, 30)
+    holder = _lease(settings, "slow holder", 30, clock=lambda: time.time() - HOUR)
+    holder.acquire()
+    try:
+        taker = _lease(settings, "taker", 30)
+        with pytest.raises(IngestBusyError) as refused:
+            taker.acquire()
+        assert "slow holder" in str(refused.value)
+        # the time of day shown is the taker's: the lease's 30 s from now, not an hour ago
+        until = time.strptime(str(refused.value).split("runs until ")[1][:8], "%H:%M:%S")
+        shown = until.tm_hour * 3600 + until.tm_min * 60 + until.tm_sec
+        now = time.localtime()
+        expected = now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec + 30
+        assert abs((shown - expected + 43200) % 86400 - 43200) <= 3, (shown, expected)
+        assert holder.renew() and not holder.lost  # renewed in the server's time, still its own
+        with pytest.raises(IngestBusyError):
+            _lease(settings, "taker", 30).acquire()
+    finally:
+        holder.release()
+    taker = _lease(settings, "taker", 30)
+    taker.acquire()  # released: free at once
+    taker.release()
+
+
+def test_a_dead_holder_whose_clock_is_an_hour_ahead_frees_the_lease_after_the_lease_not_the_hour(tmp_path: Path, chroma_server):
+    # Judged by the holder's clock, its expiry would keep everyone else out for an hour after it died.
+    ttl_s = 3.0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _, settings = _machine(tmp_path, "a", empty, chroma_server, "lease-fast-clock", 1, ttl_s)
+    # never renews: as good as dead the moment it has taken the lease
+    holder = _lease(settings, "fast holder", ttl_s, clock=lambda: time.time() + HOUR, renew_every_s=HOUR)
+    holder.acquire()
+    taken_at = time.monotonic()
+    taker = _lease(settings, "taker", ttl_s)  # with a right clock
+    while True:
+        try:
+            taker.acquire()
+            break
+        except IngestBusyError:
+            assert time.monotonic() - taken_at < 4 * ttl_s, "the dead holder's lease outlived the lease by far"
+            time.sleep(0.2)
+    waited = time.monotonic() - taken_at
+    assert waited >= ttl_s - 0.5, f"taken after {waited:.1f} s: the lease was not held for its length"
+    assert not holder.renew() and holder.lost  # the holder, coming back, learns it lost the lease
+    holder.release()
+    taker.release()

@@ -10,10 +10,17 @@ the newest record; if it is released or expired, it adds record N+1 naming itsel
 lease only if the record names it. Two takers racing for N+1 both read back the same winner. The holder renews its
 record's expiry every third of `store.lease_s`; a holder killed outright stops renewing and its lease expires.
 
+Expiries are written and judged in the server's time, never a taker's own: the server's heartbeat answers with its
+clock in nanoseconds (`GET /api/v2/heartbeat`, "nanosecond heartbeat", in chromadb 1.5.9's HTTP client and its
+`chroma run`), and both the holder (writing its expiry) and every taker (judging it) ask for it first. So hosts
+whose clocks disagree still agree on who holds the lease; a host's own clock only turns an expiry into a time of
+day for people to read.
+
 What this does not protect against: a holder that stalls (not dies) for longer than the lease and resumes after
 another process took over; its next renewal sees record N+1 and reports the lease lost, but it may have written in
-between. Machines whose clocks differ by a good part of the lease also weaken it: expiry is compared with the
-taker's own clock.
+between. The lease is judged in one server's time, so its length is only as exact as that clock's rate over one
+lease (a server whose clock is stepped, say by an NTP correction, shortens or stretches the leases running then), and
+a Chroma deployment with several front ends must keep their clocks together, since each answers for its own.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hubchat.errors import IngestBusyError
@@ -41,7 +49,7 @@ class LeaseRecord:
     number: int
     holder: str  # a token unique to one taking
     owner: str  # who that is, for people: host, pid, index folder
-    expires: float  # time.time() of the holder's clock
+    expires: float  # in the server's time (seconds since the epoch, by the server's clock)
     released: bool
 
     def active(self, now: float) -> bool:
@@ -61,14 +69,28 @@ class IngestLease:
         ttl_s: `store.lease_s`.
         owner: who takes it, as shown to whoever is refused.
         where: the server, as shown in messages.
+        clock: this host's clock (time.time), used only to tell people when a lease runs out in their time of day.
+        renew_every_s: how often the holder renews (default: a third of `ttl_s`).
     """
 
-    def __init__(self, client, base: str, ttl_s: float, owner: str, where: str):
+    def __init__(
+        self,
+        client,
+        base: str,
+        ttl_s: float,
+        owner: str,
+        where: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        renew_every_s: float | None = None,
+    ):
         self.client = client
         self.name = base[: 512 - len(LEASE_SUFFIX)] + LEASE_SUFFIX
         self.ttl_s = ttl_s
         self.owner = owner
         self.where = where
+        self.clock = clock
+        self.renew_every_s = ttl_s / 3 if renew_every_s is None else renew_every_s
         self.token = uuid.uuid4().hex
         self.number: int | None = None
         self.lost = False
@@ -77,6 +99,10 @@ class IngestLease:
 
     def _collection(self):
         return self.client.get_or_create_collection(self.name, embedding_function=None)
+
+    def server_now(self) -> float:
+        """The server's clock, in seconds since the epoch (its heartbeat is in nanoseconds)."""
+        return self.client.heartbeat() / 1e9
 
     def _records(self) -> list[LeaseRecord]:
         data = self._collection().get(include=["metadatas"])
@@ -97,13 +123,15 @@ class IngestLease:
         """
         records = self._records()
         current = records[-1] if records else None
-        if current is not None and current.active(time.time()) and current.holder != self.token:
-            raise self._busy(current)
+        now = self.server_now()
+        if current is not None and current.active(now) and current.holder != self.token:
+            raise self._busy(current, now)
         number = current.number + 1 if current else 1
-        self._collection().add(ids=[_record_id(number)], embeddings=[[1.0]], metadatas=[self._meta(released=False)])
+        self._collection().add(ids=[_record_id(number)], embeddings=[[1.0]], metadatas=[self._meta(released=False, now=now)])
         won = self._collection().get(ids=[_record_id(number)], include=["metadatas"])["metadatas"][0]
         if won.get("holder") != self.token:
-            raise self._busy(LeaseRecord(number, str(won.get("holder")), str(won.get("owner")), float(won.get("expires", 0)), False))
+            winner = LeaseRecord(number, str(won.get("holder")), str(won.get("owner")), float(won.get("expires", 0)), False)
+            raise self._busy(winner, now)
         self.number = number
         self._renewer = threading.Thread(target=self._keep_renewing, name="hubchat-ingest-lease", daemon=True)
         self._renewer.start()
@@ -114,8 +142,9 @@ class IngestLease:
         except Exception as exc:  # tidying only: the next taker tries again
             log.warning("could not delete old ingest lease records on %s (%s)", self.where, exc)
 
-    def _meta(self, released: bool) -> dict:
-        return {"holder": self.token, "owner": self.owner, "expires": 0.0 if released else time.time() + self.ttl_s, "released": released}
+    def _meta(self, released: bool, now: float = 0.0) -> dict:
+        """The record's metadata; `now` is the server's time (ignored for a released record, which never expires)."""
+        return {"holder": self.token, "owner": self.owner, "expires": 0.0 if released else now + self.ttl_s, "released": released}
 
     def renew(self) -> bool:
         """Push the expiry out by another lease; False (and `lost`) when another process has taken over since."""
@@ -126,11 +155,11 @@ class IngestLease:
             self.lost = True
             log.error("the ingest lease on %s was taken over by %s: this ingest overran its lease", self.where, newest.owner)
             return False
-        self._collection().update(ids=[_record_id(self.number)], metadatas=[self._meta(released=False)])
+        self._collection().update(ids=[_record_id(self.number)], metadatas=[self._meta(released=False, now=self.server_now())])
         return True
 
     def _keep_renewing(self) -> None:
-        while not self._stop.wait(self.ttl_s / 3):
+        while not self._stop.wait(self.renew_every_s):
             try:
                 if not self.renew():
                     return
@@ -152,8 +181,9 @@ class IngestLease:
             log.warning("could not release the ingest lease on %s (%s); it expires within %g s", self.where, exc, self.ttl_s)
         self.number = None
 
-    def _busy(self, holder: LeaseRecord) -> IngestBusyError:
-        until = time.strftime("%H:%M:%S", time.localtime(holder.expires))
+    def _busy(self, holder: LeaseRecord, server_now: float) -> IngestBusyError:
+        # The expiry is in the server's time: shown as this host's time of day, however far its clock is off.
+        until = time.strftime("%H:%M:%S", time.localtime(self.clock() + holder.expires - server_now))
         return IngestBusyError(
             f"Another ingest is updating the index shared through the Chroma server at {self.where} right now "
             f"({holder.owner}; its lease runs until {until} unless renewed); this one changed nothing. Run it again "
