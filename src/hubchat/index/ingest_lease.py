@@ -16,11 +16,18 @@ clock in nanoseconds (`GET /api/v2/heartbeat`, "nanosecond heartbeat", in chroma
 whose clocks disagree still agree on who holds the lease; a host's own clock only turns an expiry into a time of
 day for people to read.
 
-What this does not protect against: a holder that stalls (not dies) for longer than the lease and resumes after
-another process took over; its next renewal sees record N+1 and reports the lease lost, but it may have written in
-between. The lease is judged in one server's time, so its length is only as exact as that clock's rate over one
-lease (a server whose clock is stepped, say by an NTP correction, shortens or stretches the leases running then), and
-a Chroma deployment with several front ends must keep their clocks together, since each answers for its own.
+A holder that stalls (not dies) for longer than the lease, its renewer thread and all, may resume after another
+process took over. So an ingest asks `check()` right before each write to the shared index (each batch of chunks
+added, each deletion, each move of the generations pointer: see `ChunkStore.writes_checked`): one read of its own
+record and its successor's, in the server's time, and it stops with IngestLeaseLostError instead of writing once
+the lease is gone or has run out.
+
+What this does not protect against: a write already on its way when the lease runs out. A holder that stalls
+between a check and the write it allowed (or whose request the network holds up for longer than the lease), and
+resumes after another took over, still lands that one batch. The window is one write long, no longer a stall
+long. The lease is judged in one server's time, so its length is only as exact as that clock's rate over one
+lease (a server whose clock is stepped, say by an NTP correction, shortens or stretches the leases running then),
+and a Chroma deployment with several front ends must keep their clocks together, since each answers for its own.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hubchat.errors import IngestBusyError
+from hubchat.errors import IngestBusyError, IngestLeaseLostError
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +101,8 @@ class IngestLease:
         self.token = uuid.uuid4().hex
         self.number: int | None = None
         self.lost = False
+        self._lost_to = ""  # who took the lease over, when check() found out
+        self._lost_by_s = 0.0  # how long ago it ran out, when check() found it expired with no taker
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -153,10 +162,53 @@ class IngestLease:
         newest = self._records()[-1]
         if newest.number != self.number or newest.holder != self.token:
             self.lost = True
+            self._lost_to = newest.owner
             log.error("the ingest lease on %s was taken over by %s: this ingest overran its lease", self.where, newest.owner)
             return False
         self._collection().update(ids=[_record_id(self.number)], metadatas=[self._meta(released=False, now=self.server_now())])
         return True
+
+    def check(self) -> None:
+        """Make sure this process still holds the lease, right before it writes to the shared index.
+
+        One read of the lease's own record and the one a taker would add after it (N+1: takers always add the
+        newest number plus one, so no other can exist while N is the newest), and the server's clock. A lease
+        that ran out with no taker yet counts as lost too: a taker may be adding N+1 this very moment.
+
+        Raises:
+            IngestLeaseLostError: another process took over, or the lease ran out (this process stalled, or could
+                not reach the server to renew it, for longer than `store.lease_s`).
+        """
+        if self.number is None:
+            raise IngestLeaseLostError(f"This ingest does not hold the ingest lease on {self.where}; it wrote nothing.")
+        if not self.lost:
+            ids = [_record_id(self.number), _record_id(self.number + 1)]
+            found = self._collection().get(ids=ids, include=["metadatas"])
+            records = dict(zip(found["ids"], found["metadatas"]))
+            mine, taker = records.get(ids[0]) or {}, records.get(ids[1])
+            now = self.server_now()
+            ours = mine.get("holder") == self.token and not mine.get("released")
+            if taker is None and ours and float(mine.get("expires", 0)) > now:
+                return
+            self.lost = True
+            self._lost_to = str(taker.get("owner", "")) if taker else ""
+            self._lost_by_s = now - float(mine.get("expires", now))
+        raise IngestLeaseLostError(self._lost_message())
+
+    def _lost_message(self) -> str:
+        if self._lost_to:
+            how = f"another ingest took it over ({self._lost_to})"
+        elif self._lost_by_s > 0:
+            how = f"it ran out {self._lost_by_s:.1f} s ago without being renewed"
+        else:  # found out by the renewer, which does not keep who
+            how = "another ingest took it over"
+        return (
+            f"This ingest stopped before its next write to the index shared through the Chroma server at {self.where}: "
+            f"it no longer holds the ingest lease ({how}; this process stalled, or could not reach the server, for "
+            f"longer than store.lease_s = {self.ttl_s:g} s). It wrote nothing more; what it wrote before is whole "
+            "articles. The ingest now holding the lease brings the index up to date: run this one again once that "
+            "one has finished, if it is still needed."
+        )
 
     def _keep_renewing(self) -> None:
         while not self._stop.wait(self.renew_every_s):

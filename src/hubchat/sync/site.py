@@ -60,6 +60,8 @@ def sync_site(settings: Settings, store: ChunkStore, embeddings: Embedder, *, pr
     Raises:
         InputError: no site source is configured.
         IngestBusyError: another ingest or sync holds this index's lock; nothing was fetched or changed.
+        IngestLeaseLostError: (`server` mode) this sync stalled past its lease and another took the index over;
+            it stopped before its next write.
     """
     if not settings.site.configured:
         raise InputError(
@@ -68,7 +70,11 @@ def sync_site(settings: Settings, store: ChunkStore, embeddings: Embedder, *, pr
         )
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
-    with ingest_lock(settings), Fetcher(settings.site) as fetcher:
+    with (
+        ingest_lock(settings) as still_held,
+        store.writes_checked(still_held),
+        Fetcher(settings.site) as fetcher,
+    ):
         return _sync(settings, store, embeddings, fetcher, report, started)
 
 
