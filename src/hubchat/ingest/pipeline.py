@@ -124,7 +124,7 @@ def ingest(
     )
     embedded = Path(settings.index.dir) if settings.store.mode == "embedded" else None
     with (
-        index_storage_errors(_written_to(settings), kept, embedded),
+        index_storage_errors(written_to(settings), kept, embedded),
         ingest_lock(settings) as still_held,
         store.writes_checked(still_held),
     ):
@@ -195,7 +195,8 @@ def _server_lease(settings: Settings) -> Iterator[Callable[[], None]]:
             log.warning("this ingest outlived its lease on %s while another took over; run the ingest again", where)
 
 
-def _written_to(settings: Settings) -> str:
+def written_to(settings: Settings) -> str:
+    """Where an ingest or sync writes, as its storage errors name it."""
     folder = str(settings.index.dir)
     if settings.store.mode == "server":
         return f"{folder} or on the Chroma server at {settings.store.host}:{settings.store.port}"
@@ -218,13 +219,13 @@ def _ingest(
         return _update(settings, live, store, embeddings, root, rebuild, site_articles, report, started)
     except Exception as exc:
         if storage_problem(exc) is not None:
-            _after_storage_failure(settings, live, store, rebuild)
+            after_storage_failure(settings, live, store, rebuild)
         raise
 
 
-def _after_storage_failure(settings: Settings, live: ChunkStore, store: ChunkStore, rebuild: bool) -> None:
+def after_storage_failure(settings: Settings, live: ChunkStore, store: ChunkStore, rebuild: bool) -> None:
     """Leave the live index serving consistently after the disk filled up or went read-only (best effort: the
-    disk that refused the ingest may refuse these writes too, and the user is told about the ingest either way)."""
+    disk that refused the ingest (or sync) may refuse these writes too, and the user is told about it either way)."""
     try:
         if rebuild:  # give the half-built generation's space back; the live one was never touched
             live.pointer.clear(store.generation, Path(settings.index.dir))
