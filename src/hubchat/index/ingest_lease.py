@@ -157,7 +157,7 @@ class IngestLease:
 
     def renew(self) -> bool:
         """Push the expiry out by another lease; False (and `lost`) when another process has taken over since."""
-        if self.number is None:
+        if self.number is None or self.lost:  # lost stays lost: reviving a lease check() gave up would only hold others off
             return False
         newest = self._records()[-1]
         if newest.number != self.number or newest.holder != self.token:
@@ -200,7 +200,7 @@ class IngestLease:
             how = f"another ingest took it over ({self._lost_to})"
         elif self._lost_by_s > 0:
             how = f"it ran out {self._lost_by_s:.1f} s ago without being renewed"
-        else:  # found out by the renewer, which does not keep who
+        else:  # its record is gone: takers after the one that took over tidied it away
             how = "another ingest took it over"
         return (
             f"This ingest stopped before its next write to the index shared through the Chroma server at {self.where}: "
