@@ -2,8 +2,9 @@
 namespace (`unshare --mount`, as root) copies the index into a tmpfs of a chosen size and mounts it over the
 index folder, so every write there meets the kernel's ENOSPC or EROFS, nothing monkeypatched.
 
-In the namespace a serving store opens the index first; then `hubchat ingest` runs as a separate process; then
-the serving store is asked again. The folder as the
+In the namespace a serving store opens the index first; then `hubchat ingest` (or `hubchat sync`) runs as a
+separate process; optionally the serving process then runs one sync of its own the way `hubchat serve`'s interval
+sync does (`BackgroundUpdates`), logging what it says; then the serving store is asked again. The folder as the
 failure left it is copied out (the tmpfs disappears with the namespace) for the test to check.
 """
 
@@ -46,7 +47,7 @@ from hubchat.config import load_settings
 from hubchat.index.local_onnx import LocalOnnxEmbeddings
 from hubchat.index.store import ChunkStore
 
-config, mode, rebuild, scratch, slack_kb, question, out = sys.argv[1:]
+config, mode, rebuild, scratch, slack_kb, question, out, command, background = sys.argv[1:]
 settings = load_settings(config)
 index, scratch = Path(settings.index.dir), Path(scratch)
 
@@ -93,9 +94,32 @@ def answers():
 report = {"size_kb": size_kb, "before": answers()}
 if mode == "read-only":
     run("mount", "-o", "remount,bind,ro", str(index))
-cli = [sys.executable, "-m", "hubchat.cli", "ingest", "--config", config] + (["--rebuild"] if rebuild == "1" else [])
+cli = [sys.executable, "-m", "hubchat.cli", command, "--config", config] + (["--rebuild"] if rebuild == "1" else [])
 code, stdout, stderr = run_python(cli)
 report["cli"] = {"code": code, "output": stdout + stderr}
+if background == "1":
+    # the serving process's own interval sync, as `hubchat serve` runs it, on the same full folder
+    import logging, time
+    from hubchat.sync.background import BackgroundUpdates
+    from hubchat.sync.site import sync_site
+    logged = []
+    class Keep(logging.Handler):
+        def emit(self, record):
+            raised = repr(record.exc_info[1])[:2000] if record.exc_info else ""
+            logged.append({"level": record.levelname, "message": record.getMessage(), "traceback": raised})
+    logging.getLogger("hubchat").addHandler(Keep())
+    logging.getLogger("hubchat").setLevel(logging.INFO)
+    class ServingUpdater:  # what Runtime.sync does, on the serving store
+        def ingest(self):
+            raise AssertionError("no folder ingest here")
+        def sync(self):
+            return sync_site(serving_settings, serving, emb)
+    updates = BackgroundUpdates(ServingUpdater(), corpus_dir=None, interval_s=3600).start()
+    deadline = time.monotonic() + 240
+    while updates.runs < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    updates.stop()
+    report["background"] = {"runs": updates.runs, "logged": [r for r in logged if "site sync" in r["message"]]}
 # a process starting on the folder as the failure left it (read-only, embedded Chroma cannot even open it)
 code, stdout, stderr = run_python([sys.executable, "-c", FRESH_SCRIPT, str(index), config, question])
 report["fresh"] = json.loads(stdout.strip().splitlines()[-1]) if code == 0 else {"crash": f"{code}: {stderr[-4000:]}"}
@@ -136,13 +160,16 @@ def confinement_problem() -> str | None:
     return None
 
 
-def run_confined(folder: Path, config: Path, *, mode: str, rebuild: bool, slack_kb: int = 64) -> ConfinedRun:
+def run_confined(
+    folder: Path, config: Path, *, mode: str, rebuild: bool, slack_kb: int = 64, command: str = "ingest", background_sync: bool = False
+) -> ConfinedRun:
     """Run the child (see the module doc) on the index of `config` (in folder/index); `mode` "full" gives the tmpfs
-    `slack_kb` free beyond the index, "read-only" remounts it read-only before the ingest."""
+    `slack_kb` free beyond the index, "read-only" remounts it read-only before the ingest. `command` is the CLI's
+    ("ingest" or "sync"); `background_sync` has the serving process sync once as `hubchat serve` does, after it."""
     scratch, out, after = folder / "tmpfs", folder / "report.json", folder / "after"
     scratch.mkdir()
     script = f"FRESH_SCRIPT = {FRESH_SCRIPT!r}\n" + CONFINED_SCRIPT + f"\nsubprocess.run(['cp', '-a', str(index), {str(after)!r}], check=True)\n"
-    args = [str(config), mode, "1" if rebuild else "0", str(scratch), str(slack_kb), QUESTION, str(out)]
+    args = [str(config), mode, "1" if rebuild else "0", str(scratch), str(slack_kb), QUESTION, str(out), command, "1" if background_sync else "0"]
     env = dict(os.environ, ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1")
     done = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script, *args],

@@ -192,7 +192,8 @@ class StoreSettings(_Section):
         le=3600,
         description="`server` mode: how long the ingest lease (one ingest or sync at a time across every process "
         "sharing the server) lasts without renewal, in seconds. The holder renews it every third of this; a holder "
-        "that died frees it after this long. The machines' clocks must agree to well within it.",
+        "that died frees it after this long. Expiry is judged by the Chroma server's clock, so the app hosts' clocks need "
+        "not agree.",
     )
 
 

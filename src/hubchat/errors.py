@@ -29,6 +29,14 @@ class IngestBusyError(HubchatError):
     """Another ingest is updating the same index; this one did nothing."""
 
 
+class IngestLeaseLostError(IngestBusyError):
+    """An ingest found, before a write, that another took the shared index's lease from it: it stopped there.
+
+    A kind of IngestBusyError: another ingest is updating the index, and callers that skip or retry a busy turn
+    do the same here. What this one wrote before it lost the lease is whole articles, which the other one sees.
+    """
+
+
 class IndexStorageError(HubchatError):
     """The index folder is full or read-only: a write failed; the message names the folder and the way out.
 

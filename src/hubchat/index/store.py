@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,7 @@ class ChunkStore:
         self._matrix: tuple[LexicalIndex, VectorMatrix] | None = None
         self._matrix_lock = threading.Lock()
         self._tags: tuple[LexicalIndex, list[str]] | None = None
+        self._write_check: Callable[[], None] | None = None  # see writes_checked
         self._open(check_model)
 
     def _open(self, check_model: bool = True) -> None:
@@ -174,6 +176,21 @@ class ChunkStore:
 
     # ---- writing -----------------------------------------------------------------------------------------
 
+    @contextmanager
+    def writes_checked(self, check: Callable[[], None]) -> Iterator[None]:
+        """Call `check` right before every write to Chroma inside the block (chunks added or deleted, the
+        generation pointer moved or cleared), in this store and in the staging store it makes: an ingest that
+        lost the shared index's lease (`IngestLease.check`) raises there instead of writing."""
+        previous, self._write_check = self._write_check, check
+        try:
+            yield
+        finally:
+            self._write_check = previous
+
+    def _before_write(self) -> None:
+        if self._write_check is not None:
+            self._write_check()
+
     @_over_chroma
     def write_articles(self, versions: Sequence[ArticleVersion]) -> None:
         """Store whole article versions: add the new chunks first, then drop any other version's chunks.
@@ -199,6 +216,7 @@ class ChunkStore:
         vectors = np.concatenate([np.asarray(v.vectors, dtype=np.float32) for v in versions])
         step = self._max_batch()
         for i in range(0, len(ids), step):
+            self._before_write()
             self.collection.upsert(
                 ids=ids[i : i + step], documents=documents[i : i + step], embeddings=vectors[i : i + step], metadatas=metadatas[i : i + step]
             )
@@ -207,6 +225,7 @@ class ChunkStore:
         keep = set(ids)
         stale = [cid for cid in self.collection.get(where=where, include=[])["ids"] if cid not in keep]
         if stale:
+            self._before_write()
             self.collection.delete(ids=stale)
 
     def _max_batch(self) -> int:
@@ -217,11 +236,13 @@ class ChunkStore:
 
     @_over_chroma
     def delete_article(self, article_id: str) -> None:
+        self._before_write()
         self.collection.delete(where={"article_id": article_id})
 
     @_over_chroma
     def delete_chunks(self, ids: Sequence[str]) -> None:
         if ids:
+            self._before_write()
             self.collection.delete(ids=list(ids))
 
     # ---- generations: rebuilding beside the live index, and noticing other processes' ingests ----------------
@@ -230,14 +251,18 @@ class ChunkStore:
         """An empty store for the next generation, beside the live one (what a killed rebuild left is dropped)."""
         following = self.generation + 1
         with chroma_errors(self.settings):
+            self._before_write()
             self.pointer.clear(following, Path(self.settings.index.dir))
-        return ChunkStore(self.settings, self.embedder, generation=following)
+        staged = ChunkStore(self.settings, self.embedder, generation=following)
+        staged._write_check = self._write_check  # the rebuild writes there under the same lease
+        return staged
 
     def switch_to(self, staged: ChunkStore) -> None:
         """Make a complete `staged` generation the live one, for this store and (through the pointer) every
         process; generations before the one it replaces are dropped."""
         replaced = self.generation
         with chroma_errors(self.settings):
+            self._before_write()
             self._seen = self.pointer.announce(staged.generation)
             self.generation = staged.generation
             self._open()
@@ -247,6 +272,7 @@ class ChunkStore:
     def announce_change(self) -> None:
         """Tell the other processes this generation's content changed (they reload on their next check)."""
         with chroma_errors(self.settings):
+            self._before_write()
             self._seen = self.pointer.announce(self.generation)
 
     def refresh(self, force: bool = False) -> bool:

@@ -107,6 +107,8 @@ def ingest(
     Raises:
         InputError: the corpus folder does not exist.
         IngestBusyError: another ingest holds this index's lock; nothing was changed.
+        IngestLeaseLostError: (`server` mode) this ingest stalled past its lease and another took the index over;
+            it stopped before its next write (what it wrote before is whole articles).
         IndexStorageError: the index folder (or the Chroma server's) is full or read-only; the live index keeps
             serving (a rebuild leaves it untouched; an update keeps the whole articles it wrote before the failure).
     """
@@ -121,7 +123,11 @@ def ingest(
         "already serving keep answering, one starting may not until there is room again."
     )
     embedded = Path(settings.index.dir) if settings.store.mode == "embedded" else None
-    with index_storage_errors(_written_to(settings), kept, embedded), ingest_lock(settings):
+    with (
+        index_storage_errors(written_to(settings), kept, embedded),
+        ingest_lock(settings) as still_held,
+        store.writes_checked(still_held),
+    ):
         if not rebuild:
             # A long-lived (serving) process's store may not have noticed another process's rebuild yet.
             store.refresh(force=True)
@@ -130,10 +136,15 @@ def ingest(
 
 
 @contextmanager
-def ingest_lock(settings: Settings) -> Iterator[None]:
+def ingest_lock(settings: Settings) -> Iterator[Callable[[], None]]:
     """Hold the index's ingest lock: a lock file in `index.dir` (released by the OS if the process dies) and, with
     `store.mode = "server"`, the shared collection's lease in the Chroma server too, since processes on other
     machines share the collection but not the folder (see `hubchat.index.ingest_lease`).
+
+    Yields:
+        A check to make right before each write to the index (`ChunkStore.writes_checked`): with the server's
+        lease, it raises IngestLeaseLostError once another process has taken the lease over; the file lock
+        cannot be lost while this process lives, so in embedded mode it does nothing.
 
     Raises:
         IngestBusyError: another process (or command) is ingesting into the same index right now.
@@ -152,16 +163,20 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
         ) from None
     try:
         if settings.store.mode == "server":
-            with _server_lease(settings):
-                yield
+            with _server_lease(settings) as still_held:
+                yield still_held
         else:
-            yield
+            yield _held
     finally:
         lock.release()
 
 
+def _held() -> None:
+    """The file lock's check: held for as long as this process lives."""
+
+
 @contextmanager
-def _server_lease(settings: Settings) -> Iterator[None]:
+def _server_lease(settings: Settings) -> Iterator[Callable[[], None]]:
     from hubchat.index.chroma_client import chroma_errors, make_chroma_client
     from hubchat.index.ingest_lease import IngestLease, owner_description
 
@@ -172,7 +187,7 @@ def _server_lease(settings: Settings) -> Iterator[None]:
         )
         lease.acquire()
     try:
-        yield
+        yield lease.check
     finally:
         with chroma_errors(settings):
             lease.release()
@@ -180,7 +195,8 @@ def _server_lease(settings: Settings) -> Iterator[None]:
             log.warning("this ingest outlived its lease on %s while another took over; run the ingest again", where)
 
 
-def _written_to(settings: Settings) -> str:
+def written_to(settings: Settings) -> str:
+    """Where an ingest or sync writes, as its storage errors name it."""
     folder = str(settings.index.dir)
     if settings.store.mode == "server":
         return f"{folder} or on the Chroma server at {settings.store.host}:{settings.store.port}"
@@ -203,13 +219,13 @@ def _ingest(
         return _update(settings, live, store, embeddings, root, rebuild, site_articles, report, started)
     except Exception as exc:
         if storage_problem(exc) is not None:
-            _after_storage_failure(settings, live, store, rebuild)
+            after_storage_failure(settings, live, store, rebuild)
         raise
 
 
-def _after_storage_failure(settings: Settings, live: ChunkStore, store: ChunkStore, rebuild: bool) -> None:
+def after_storage_failure(settings: Settings, live: ChunkStore, store: ChunkStore, rebuild: bool) -> None:
     """Leave the live index serving consistently after the disk filled up or went read-only (best effort: the
-    disk that refused the ingest may refuse these writes too, and the user is told about the ingest either way)."""
+    disk that refused the ingest (or sync) may refuse these writes too, and the user is told about it either way)."""
     try:
         if rebuild:  # give the half-built generation's space back; the live one was never touched
             live.pointer.clear(store.generation, Path(settings.index.dir))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from hubchat.errors import IngestBusyError
+from hubchat.errors import HubchatError, IngestBusyError
 from hubchat.ingest.corpus import SUPPORTED_SUFFIXES
 from hubchat.types import IngestSummary, SyncSummary
 
@@ -148,6 +148,9 @@ class BackgroundUpdates:
                 summary = job()
             except IngestBusyError:
                 return "busy"
+            except HubchatError as exc:  # said for people (a full disk, a server down): the message, not a traceback
+                log.error("%s failed: %s The chat keeps serving; the next run tries again.", what, exc)
+                return "failed"
             except Exception:
                 log.exception("%s failed; the chat keeps serving the index as it was, and the next run tries again", what)
                 return "failed"

@@ -14,16 +14,17 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from hubchat.config import Settings
 from hubchat.errors import InputError
 from hubchat.index.articles import ArticleState
 from hubchat.index.embedder import Embedder
+from hubchat.index.storage_errors import index_storage_errors, storage_problem
 from hubchat.index.store import ChunkStore
 from hubchat.ingest.corpus import SourceFile, UnreadableFile, parse_html
-from hubchat.ingest.pipeline import ProgressFn, embed_and_write, ingest_lock, version_key
+from hubchat.ingest.pipeline import ProgressFn, after_storage_failure, embed_and_write, ingest_lock, version_key, written_to
 from hubchat.sync.fetch import Fetched, Fetcher, Validators
 from hubchat.sync.listing import list_sources
 from hubchat.sync.state import PageState, load_page_states, save_page_states, state_path
@@ -32,6 +33,13 @@ from hubchat.types import Article, SyncSummary
 log = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+# Said after a full or read-only disk stopped a sync: the sync state is saved last, so it never claims what the
+# index lacks, and the next sync fetches in full whatever this one did not finish.
+KEPT_AFTER_STORAGE_FAILURE = (
+    "The index keeps what it held before (with any whole pages written before the failure) and the sync state its "
+    "last good one; processes already serving keep answering, and the next sync, once there is room, completes this one."
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,10 @@ def sync_site(settings: Settings, store: ChunkStore, embeddings: Embedder, *, pr
     Raises:
         InputError: no site source is configured.
         IngestBusyError: another ingest or sync holds this index's lock; nothing was fetched or changed.
+        IngestLeaseLostError: (`server` mode) this sync stalled past its lease and another took the index over;
+            it stopped before its next write.
+        IndexStorageError: the index folder (or the Chroma server's) is full or read-only; the index keeps serving
+            consistently and the next sync with room completes this one.
     """
     if not settings.site.configured:
         raise InputError(
@@ -68,8 +80,19 @@ def sync_site(settings: Settings, store: ChunkStore, embeddings: Embedder, *, pr
         )
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
-    with ingest_lock(settings), Fetcher(settings.site) as fetcher:
-        return _sync(settings, store, embeddings, fetcher, report, started)
+    embedded = Path(settings.index.dir) if settings.store.mode == "embedded" else None
+    with (
+        index_storage_errors(written_to(settings), KEPT_AFTER_STORAGE_FAILURE, embedded),
+        ingest_lock(settings) as still_held,
+        store.writes_checked(still_held),
+        Fetcher(settings.site) as fetcher,
+    ):
+        try:
+            return _sync(settings, store, embeddings, fetcher, report, started)
+        except Exception as exc:
+            if storage_problem(exc) is not None:  # whole pages may be in Chroma: serve them, lexical index and all
+                after_storage_failure(settings, store, store, rebuild=False)
+            raise
 
 
 def _sync(settings: Settings, store: ChunkStore, embeddings: Embedder, fetcher: Fetcher, report: ProgressFn, started: float) -> SyncSummary:
@@ -114,7 +137,9 @@ def _sync(settings: Settings, store: ChunkStore, embeddings: Embedder, fetcher: 
 
     added, updated, written, new_states = embed_and_write(list(writes.values()), states, settings, store, embeddings, report)
     changed = bool(added or updated or removed)
-    store.sync_lexical(force=changed)
+    # Saved, as by the folder ingest: a sync that cannot leave the lexical index on disk says so (IndexStorageError)
+    # rather than report success and leave every process starting after it to rebuild the index from Chroma.
+    store.sync_lexical(force=changed, persist=True)
     final: dict[str, ArticleState] = {k: s for k, s in states.items() if k not in removed}
     final.update(new_states)
     store.save_manifest(list(final.values()))

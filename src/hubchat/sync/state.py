@@ -79,5 +79,9 @@ def save_page_states(path: Path, pages: Iterable[PageState]) -> None:
     payload = {"format": FORMAT, "pages": [asdict(p) for p in sorted(pages, key=lambda p: p.url)]}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=0), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=0), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a half-written copy on a full disk only takes the room the next try needs
+        raise
