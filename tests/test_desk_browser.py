@@ -1,6 +1,7 @@
 """The editors' desk in a real browser, on a records store filled by a scripted session through the real app:
 questions asked over /ask (some refused, some answered with a sentence the checker flags), ratings over
-/feedback, editors' verdicts saved through Records, a "needs update" mark and a demotion lift saved on the page.
+/feedback, editors' verdicts saved through Records, a "needs update" mark, and a demotion lift saved and withdrawn
+on the page.
 The desk must show what the records hold.
 
 The extractive backend quotes its passages, so the checker never flags its answers. For the flagged questions
@@ -201,6 +202,24 @@ def test_the_desk_shows_gaps_health_agreement_and_charts_from_the_records(page: 
     lift = records.demotion_lifts()[demotion.chunk_id]
     assert (lift.lifted, lift.note, lift.editor) == (True, "The flour section was rewritten", editor_login[0])
     assert runtime.demoter.active() == ()
+    # The lifted passage is listed with the verdicts it sets aside; withdrawing the lift on the page demotes it
+    # again (no new verdict needed) and empties the list.
+    lifted = page.locator("#hc-desk-lifted .hc-lifted")
+    expect(lifted).to_have_count(1)
+    expect(lifted).to_have_attribute("data-chunk", demotion.chunk_id)
+    expect(lifted).to_contain_text("The flour section was rewritten")
+    expect(lifted).to_contain_text(f"sets aside the verdicts of {len(JUDGED_WRONG)} answers")
+    page.locator("#hc-unlift-chunk input").click()
+    page.get_by_role("option", name=re.compile(re.escape(demotion.chunk_id))).click()
+    page.fill("#hc-unlift-note textarea", "The rewrite kept the wrong flour advice")
+    page.click("#hc-unlift")
+    expect(page.locator("#hc-desk-lifted")).to_contain_text("No demotion is lifted")
+    expect(listed).to_have_count(1)
+    expect(listed).to_have_attribute("data-chunk", demotion.chunk_id)
+    withdrawn = records.demotion_lifts()[demotion.chunk_id]
+    assert (withdrawn.lifted, withdrawn.note, withdrawn.editor) == (False, "The rewrite kept the wrong flour advice", editor_login[0])
+    assert records.lifted_demotions() == []
+    assert [d.chunk_id for d in runtime.demoter.active()] == [demotion.chunk_id]
 
     # The gaps download carries the same groups.
     page.click("#hc-gaps-json")

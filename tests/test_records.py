@@ -188,6 +188,29 @@ def test_wrong_citations_are_the_current_verdicts_per_cited_passage_less_lifted_
         records.lift_demotion(" ")
 
 
+def test_a_lift_is_listed_until_withdrawn_and_its_history_stays(db):
+    records = Records(db)
+    answer_id = records.record_answer(_result("How often to feed?"))
+    records.set_verdict(answer_id, 0, "wrong_citation", editor="ana")
+    assert records.lifted_demotions() == []
+    records.lift_demotion("c1", note="rewritten", editor="ana")
+    records.lift_demotion("c9", note="another passage", editor="ben")
+    assert [(lift.chunk_id, lift.note, lift.editor) for lift in Records(db).lifted_demotions()] == [
+        ("c1", "rewritten", "ana"), ("c9", "another passage", "ben"),
+    ]
+    assert records.wrong_citations() == []
+
+    withdrawn = records.lift_demotion("c1", lifted=False, note="the rewrite was reverted", editor="ben")
+    assert [lift.chunk_id for lift in records.lifted_demotions()] == ["c9"]
+    current = Records(db).demotion_lifts()["c1"]
+    assert (current.lifted, current.note, current.editor) == (False, "the rewrite was reverted", "ben") == (
+        withdrawn.lifted, withdrawn.note, withdrawn.editor)
+    # The verdict saved before the (withdrawn) lift counts again.
+    assert [(w.answer_id, w.chunk_id) for w in records.wrong_citations()] == [(answer_id, "c1")]
+    with reading(records._engine) as conn:  # append-only: the lift and its withdrawal are both kept
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM demotion_lifts WHERE chunk_id = 'c1'").scalar() == 2
+
+
 def test_the_version_moves_with_every_table_and_the_verdicts_version_only_with_verdicts_and_lifts(db):
     records = Records(db)
     empty = records.version()

@@ -681,6 +681,26 @@ def test_a_demotion_is_lifted_by_an_editor_undone_by_a_changed_verdict_and_off_b
     assert Runtime(off).demoter is None
 
 
+def test_a_withdrawn_lift_demotes_the_passage_again(store, embedder, tmp_path):
+    records = Records(tmp_path / "records.sqlite")
+    settings = RetrievalSettings(top_k=5, per_article_cap=2, demotion_refresh_s=0)
+    plain = HybridRetriever(store, embedder, settings)
+    demoter = CitationDemoter(records, embedder.embed_array, settings)
+    demoting = HybridRetriever(store, embedder, settings, demoter=demoter)
+    new_question = MEMORY_QUESTIONS[2]
+    memory = _judge_wrong(records, plain, MEMORY_QUESTIONS[0])
+    _judge_wrong(records, plain, MEMORY_QUESTIONS[1])
+    records.lift_demotion(memory, note="the article was rewritten", editor="ed")
+    assert demoting.retrieve(new_question).passages[0].chunk.id == memory and demoter.active() == ()
+
+    # No new verdict: withdrawing the lift alone makes the two verdicts it set aside count again.
+    records.lift_demotion(memory, False, note="the rewrite did not fix it", editor="ed")
+    after = demoting.retrieve(new_question)
+    assert after.passages[0].chunk.id != memory
+    [active] = demoter.active()
+    assert active.chunk_id == memory and set(active.questions) == set(MEMORY_QUESTIONS[:2])
+
+
 def test_the_verdicts_are_read_once_per_refresh_interval_not_per_question(store, embedder, tmp_path):
     records = Records(tmp_path / "records.sqlite")
     now = [0.0]

@@ -234,6 +234,11 @@ class Records:
                 current[row.chunk_id] = DemotionLift(row.chunk_id, bool(row.lifted), row.note, row.editor, row.created_at)
         return current
 
+    def lifted_demotions(self) -> list[DemotionLift]:
+        """The passages whose demotion is lifted now (their latest lift row says lifted), oldest lift first: what an
+        editor may withdraw (`lift_demotion(chunk_id, False, note)`) so their verdicts count again."""
+        return sorted((lift for lift in self.demotion_lifts().values() if lift.lifted), key=lambda lift: lift.created_at)
+
     def wrong_citations(self, *, include_lifted: bool = False) -> list[WrongCitation]:
         """The passages whose citing sentence's current verdict is "wrong citation", oldest verdict first.
 
