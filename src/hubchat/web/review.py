@@ -148,8 +148,10 @@ def _sentence_reviews(selected: gr.State, records: Records) -> None:
 
 
 def _verdict_form(record, sentence, records: Records) -> None:
-    """One sentence's review box: what the checker found, and the editor's verdict with a note."""
+    """One sentence's review box: what the checker found, and the editor's verdict with a note; for a sentence
+    citing several passages, which of them a "wrong citation" blames (all by default, as before the choice)."""
     answer_id = record.id
+    cited = tuple(dict.fromkeys(sentence.citations))
     with gr.Group(elem_classes="hc-sentence-box"):
         info = gr.HTML(R.review_sentence_html(record, sentence), js_on_load=None)
         current = record.reviews.get(sentence.index)
@@ -160,14 +162,44 @@ def _verdict_form(record, sentence, records: Records) -> None:
             )
             note = gr.Textbox(value=current.note if current else "", label="Note", scale=3, elem_id=f"hc-note-{sentence.index}")
             save = gr.Button("Save verdict", scale=1, elem_id=f"hc-save-{sentence.index}")
+        blame = None
+        if len(cited) > 1:
+            blamed = current.blames(cited) if current is not None and current.label == "wrong_citation" else cited
+            blame = gr.CheckboxGroup(
+                [(_marker_choice(record, n), str(n)) for n in cited], value=[str(n) for n in blamed],
+                label="Wrong citation of (only these passages are blamed and demoted)", elem_id=f"hc-blame-{sentence.index}",
+                interactive=True,  # inside gr.render Gradio would otherwise show it disabled
+            )
 
-    def save_verdict(label_: str | None, note_: str, request: gr.Request, index=sentence.index):
+    def store(label_: str | None, note_: str, blame_: list[str] | None, request: gr.Request):
         if not label_:
             raise gr.Error("Choose a verdict first.", print_exception=False)
+        named = None
+        if label_ == "wrong_citation" and blame_ is not None:
+            if not blame_:
+                raise gr.Error("Tick the cited passage (or passages) the citation is wrong for.", print_exception=False)
+            named = [int(n) for n in blame_]
         editor = request.username if request is not None and request.username else ""
-        records.set_verdict(answer_id, index, label_, note_ or "", editor=editor)
+        records.set_verdict(answer_id, sentence.index, label_, note_ or "", editor=editor, citations=named)
         fresh = records.answer(answer_id)
         gr.Info("Verdict saved.")
-        return R.review_sentence_html(fresh, fresh.sentences[index])
+        return R.review_sentence_html(fresh, fresh.sentences[sentence.index])
 
-    save.click(save_verdict, [label, note], [info], **QUICK)
+    if blame is None:
+        def save_verdict(label_: str | None, note_: str, request: gr.Request):
+            return store(label_, note_, None, request)
+
+        save.click(save_verdict, [label, note], [info], **QUICK)
+    else:
+        def save_naming(label_: str | None, note_: str, blame_: list[str], request: gr.Request):
+            return store(label_, note_, list(blame_ or []), request)
+
+        save.click(save_naming, [label, note, blame], [info], **QUICK)
+
+
+def _marker_choice(record, number: int) -> str:
+    # The section too: two passages of one article are often cited together.
+    source = record.source(number)
+    if source is None:
+        return f"[{number}]"
+    return f"[{number}] {source.title} · {source.section}" if source.section else f"[{number}] {source.title}"
