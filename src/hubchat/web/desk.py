@@ -1,11 +1,13 @@
 """The desk tab of the review page: content gaps, article health with "needs update" marks, the checker against
 editors, the charts, and the passages demoted for editors' "wrong citation" verdicts (with lifting a demotion and
-withdrawing a lift). The figures come from hubchat.desk's cache, recomputed only when the records changed since
-the last load."""
+withdrawing a lift). The figures come from hubchat.desk's cache, recomputed only when the records or the index
+changed since the last load."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -14,22 +16,46 @@ from hubchat.desk.figures import DeskCache
 from hubchat.desk.gaps import DenseSearch, Embed
 from hubchat.desk.health import SORT_KEYS, filter_health, sort_health
 from hubchat.desk.lifts import lifted_passages
+from hubchat.errors import HubchatError
 from hubchat.records import Records
 from hubchat.retrieval.demotion import CitationDemoter
 from hubchat.web import desk_render as D
 
+if TYPE_CHECKING:  # the runtime opens the store; importing it here would load Chroma with the page module
+    from hubchat.index.store import ChunkStore
+
+log = logging.getLogger(__name__)
 QUICK = dict(api_visibility="private", show_progress="hidden")
+
+
+def index_version_of(store: ChunkStore) -> Callable[[], Hashable]:
+    """What the desk keys the gaps' closest articles on: the store's live generation and the fingerprint of its
+    chunk ids (the one the lexical index is checked against on loading; chunk ids carry the article's content
+    hash, so an added, changed or removed article moves it). This process's ingests and syncs update them in
+    place; another process's are followed by the store's own cheap pointer check, at most every index.refresh_s,
+    as the chat does. Nothing is rebuilt per request."""
+
+    def version() -> Hashable:
+        try:
+            store.refresh()
+        except HubchatError as exc:  # the index unreachable: key on what this process last saw
+            log.warning("index not checked for changes before the desk: %s", exc)
+        return store.generation, store.lexical.fingerprint
+
+    return version
 
 
 def build_desk(
     records: Records, embed: Embed, search: DenseSearch | None, site_url: str, demoter: CitationDemoter | None = None,
+    index_version: Callable[[], Hashable] | None = None,
 ) -> Callable[[gr.Blocks], None]:
     """The desk's components, inside an open Blocks and Tab; returns what loads them with the page (`wire(page)`).
 
     Args:
         demoter: the retriever's (its demotions are listed and lifted here); None: demotion is switched off.
+        index_version: see `DeskCache` (`index_version_of(store)` for the runtime's store).
     """
-    cache = DeskCache(records, embed, search)
+    cache = DeskCache(records, embed, search, index_version)
     refresh = gr.Button("Refresh the desk", size="sm", elem_id="hc-desk-refresh")
     gr.Markdown("### Over time")
     charts = gr.HTML("", elem_id="hc-desk-charts", js_on_load=None)

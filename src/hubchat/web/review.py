@@ -18,7 +18,7 @@ from hubchat.config import Settings
 from hubchat.records import REVIEW_LABELS, Records
 from hubchat.web import assets as A
 from hubchat.web import render as R
-from hubchat.web.desk import build_desk
+from hubchat.web.desk import build_desk, index_version_of
 
 LIST_LIMIT = 200
 LIST_HEADERS = ["ID", "When (UTC)", "Question", "Checker", "Flags", "Reviewed"]
@@ -85,6 +85,7 @@ def build_review(settings: Settings, records: Records, runtime) -> tuple[gr.Bloc
             with gr.Tab("Desk", id="desk", elem_id="hc-tab-desk"):
                 load_desk = build_desk(
                     records, runtime.embeddings.embed_array, runtime.store.dense_search, settings.corpus.site_url, runtime.demoter,
+                    index_version_of(runtime.store),
                 )
         load_desk(page)
     return page, make_auth(settings)
