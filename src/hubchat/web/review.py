@@ -1,6 +1,6 @@
 """The editors' review page (mounted at /review/): recent answers, each sentence with its cited passage, and
-the editors' verdicts (supported / wrong citation / unsupported, with a note), stored in `hubchat.records`; and
-the editors' desk tab (hubchat.web.desk).
+the editors' verdicts (supported / wrong citation / unsupported, with a note; a wrong citation on a sentence
+citing several passages names which), stored in `hubchat.records`; and the editors' desk tab (hubchat.web.desk).
 
 The page sits behind Gradio's login. The credentials come only from the environment variables named by
 `ui.editor_user_env` and `ui.editor_password_env`; when either is unset the page only explains how to enable it.
