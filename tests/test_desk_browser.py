@@ -1,6 +1,7 @@
 """The editors' desk in a real browser, on a records store filled by a scripted session through the real app:
 questions asked over /ask (some refused, some answered with a sentence the checker flags), ratings over
-/feedback, editors' verdicts saved through Records, a "needs update" mark and a demotion lift saved on the page.
+/feedback, editors' verdicts saved through Records, a "needs update" mark, and a demotion lift saved and withdrawn
+on the page.
 The desk must show what the records hold.
 
 The extractive backend quotes its passages, so the checker never flags its answers. For the flagged questions
@@ -23,7 +24,7 @@ from hubchat.desk.gaps import find_gaps
 from hubchat.desk.health import article_health
 from hubchat.records import Records
 from tests.conftest_ui import ARTIFACTS, ui_test_settings
-from tests.test_ui_browser import _login
+from tests.test_ui_browser import _login, _open_answer
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +48,11 @@ FLAGGED = {
     "How do I show user comments safely on a web page?": "Browsers have escaped every comment by law since 1994 [1].",
 }
 
+# Asked after the desk is checked (so its figures stay as above): an invented sentence citing two passages, neither
+# supporting it, so the checker keeps both markers; the editor's "wrong citation" names one of them.
+TWO_CITED = ("How warm should a sourdough starter be kept, and which flour suits it?",
+             "Every baker in Europe has kept a starter at 40 degrees since 1850 [1][2].")
+
 
 class _Inventing:
     """The app's extractive generator, adding an invented claim to the answers of FLAGGED questions."""
@@ -65,6 +71,8 @@ class _Inventing:
         yield from self.inner.stream(question, passages, usage)
         if question in FLAGGED:
             yield " " + FLAGGED[question]
+        if question == TWO_CITED[0]:
+            yield " " + TWO_CITED[1]
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +209,24 @@ def test_the_desk_shows_gaps_health_agreement_and_charts_from_the_records(page: 
     lift = records.demotion_lifts()[demotion.chunk_id]
     assert (lift.lifted, lift.note, lift.editor) == (True, "The flour section was rewritten", editor_login[0])
     assert runtime.demoter.active() == ()
+    # The lifted passage is listed with the verdicts it sets aside; withdrawing the lift on the page demotes it
+    # again (no new verdict needed) and empties the list.
+    lifted = page.locator("#hc-desk-lifted .hc-lifted")
+    expect(lifted).to_have_count(1)
+    expect(lifted).to_have_attribute("data-chunk", demotion.chunk_id)
+    expect(lifted).to_contain_text("The flour section was rewritten")
+    expect(lifted).to_contain_text(f"sets aside the verdicts of {len(JUDGED_WRONG)} answers")
+    page.locator("#hc-unlift-chunk input").click()
+    page.locator("#hc-unlift-chunk").get_by_role("option", name=re.compile(re.escape(demotion.chunk_id))).click()
+    page.fill("#hc-unlift-note textarea", "The rewrite kept the wrong flour advice")
+    page.click("#hc-unlift")
+    expect(page.locator("#hc-desk-lifted")).to_contain_text("No demotion is lifted")
+    expect(listed).to_have_count(1)
+    expect(listed).to_have_attribute("data-chunk", demotion.chunk_id)
+    withdrawn = records.demotion_lifts()[demotion.chunk_id]
+    assert (withdrawn.lifted, withdrawn.note, withdrawn.editor) == (False, "The rewrite kept the wrong flour advice", editor_login[0])
+    assert records.lifted_demotions() == []
+    assert [d.chunk_id for d in runtime.demoter.active()] == [demotion.chunk_id]
 
     # The gaps download carries the same groups.
     page.click("#hc-gaps-json")
@@ -214,4 +240,29 @@ def test_the_desk_shows_gaps_health_agreement_and_charts_from_the_records(page: 
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#hc-tab-desk").screenshot(path=str(ARTIFACTS / "editors-desk.png"))
     assert (ARTIFACTS / "editors-desk.png").stat().st_size < 300_000
+
+    # On the Answers tab, a "wrong citation" on the invented sentence citing [1][2] names only [2]: the records
+    # blame that passage alone (what the demoter reads), and the page says which one was blamed.
+    from gradio_client import Client
+
+    _, _, details = Client(server.url, verbose=False).predict(TWO_CITED[0], "[]", "{}", api_name="/ask")
+    worm_question = TWO_CITED[0]
+    worm = records.answer(json.loads(details)["answer_id"])
+    [invented] = [s for s in worm.sentences if len(set(s.citations)) > 1]
+    assert invented.citations == (1, 2) and invented.verdict == "unsupported"
+    page.get_by_role("tab", name="Answers").click()
+    _open_answer(page, worm_question, records)
+    blame = page.locator(f"#hc-blame-{invented.index}")
+    for number in (1, 2):
+        expect(blame.locator("label", has_text=f"[{number}] {worm.source(number).title}")).to_be_visible()
+        expect(blame.locator(f'input[name="{number}"]')).to_be_checked()  # all by default, as before the choice
+    blame.locator('input[name="1"]').uncheck()
+    page.locator(f"#hc-label-{invented.index}").get_by_label("Wrong citation").check()
+    page.fill(f"#hc-note-{invented.index} textarea", "The second article is about bins in houses")
+    page.click(f"#hc-save-{invented.index}")
+    expect(page.locator(f"#sentence-{invented.index} .hc-current")).to_contain_text("Wrong citation of [2]")
+    review = records.answer(worm.id).reviews[invented.index]
+    assert (review.label, review.citations, review.editor) == ("wrong_citation", (2,), editor_login[0])
+    blamed = [(w.answer_id, w.chunk_id) for w in records.wrong_citations() if w.answer_id == worm.id]
+    assert blamed == [(worm.id, worm.source(2).chunk_id)] and worm.source(1).chunk_id != worm.source(2).chunk_id
     assert page.dialogs == []

@@ -71,6 +71,17 @@ def test_each_article_counts_its_citations_failures_and_ratings(records):
     assert sourdough.title == SOURDOUGH[1] and sourdough.url == SOURDOUGH[0]
 
 
+def test_a_wrong_citation_naming_one_passage_counts_only_against_its_article(records):
+    answer_id = records.record_answer(_answer([((1, 2), "weak")], [_source(1, SOURDOUGH), _source(2, TIDES)]))
+    records.set_verdict(answer_id, 0, "wrong_citation", "the pools article is off topic", citations=[2])
+    rows = {r.article_id: r for r in article_health(records.answers_since())}
+    assert (rows[TIDES[0]].cited, rows[TIDES[0]].wrong_citation) == (1, 1)
+    assert (rows[SOURDOUGH[0]].cited, rows[SOURDOUGH[0]].wrong_citation, rows[SOURDOUGH[0]].supported) == (1, 0, 0)
+    records.set_verdict(answer_id, 0, "wrong_citation")  # naming none: both articles, as before the choice
+    rows = {r.article_id: r for r in article_health(records.answers_since())}
+    assert rows[TIDES[0]].wrong_citation == rows[SOURDOUGH[0]].wrong_citation == 1
+
+
 def test_needs_update_marks_are_latest_wins_and_keep_their_history(records):
     _fill(records)
     records.mark_article(TIDES[0], True, "the crab species list is out of date", editor="ed")

@@ -6,9 +6,18 @@ from hubchat.desk.activity import DayActivity
 from hubchat.desk.agreement import agreement
 from hubchat.desk.gaps import ClosestArticle, GapGroup
 from hubchat.desk.health import ArticleHealth
-from hubchat.records import ArticleMark, AskedQuestion
+from hubchat.desk.lifts import LiftedPassage
+from hubchat.records import ArticleMark, AskedQuestion, DemotionLift
 from hubchat.retrieval.demotion import Demotion
-from hubchat.web.desk_render import agreement_html, charts_html, demotions_html, gaps_html, health_rows, line_chart_svg
+from hubchat.web.desk_render import (
+    agreement_html,
+    charts_html,
+    demotions_html,
+    gaps_html,
+    health_rows,
+    lifted_html,
+    line_chart_svg,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -50,3 +59,11 @@ def test_demotions_list_their_passage_and_questions_as_text_or_say_none_or_off()
     assert 'data-chunk="chunk-1"' in html and "judged wrong for <b>2</b> similar" in html and "Memory" in html
     assert "No passage is demoted" in demotions_html([], 2) and "2 or more" in demotions_html([], 2)
     assert "demote_wrong_citations = false" in demotions_html(None, 2)
+
+
+def test_lifted_passages_show_their_note_and_what_they_set_aside_as_text():
+    lift = DemotionLift("chunk-1", True, f"rewritten {SCRIPT}", "ed", "2026-12-01T10:00:00.000+00:00")
+    html = lifted_html([LiftedPassage("chunk-1", "/a", f"A {SCRIPT}", "Memory", lift, 2)])
+    assert SCRIPT not in html and html.count("&lt;script&gt;") == 2
+    assert 'data-chunk="chunk-1"' in html and "sets aside the verdicts of <b>2</b> answers" in html
+    assert "No demotion is lifted" in lifted_html([])

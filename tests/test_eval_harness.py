@@ -197,3 +197,46 @@ def test_a_stopped_runs_records_alone_give_the_same_answer_figures(first_run, tm
     lines = (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()
     (folder / "records.jsonl").write_text("\n".join(lines[:8]) + "\n", encoding="utf-8")  # cut short, as by a kill
     assert "records: 8 (" in summary_from_records(folder)
+
+
+# Paraphrases of one question about the UI test corpus (cosine above 0.75 with MiniLM).
+FEEDING = (
+    "How often should I feed my sourdough starter?",
+    "How often does a sourdough starter need feeding?",
+    "How frequently should a sourdough starter be fed?",
+)
+
+
+def test_the_evaluated_chain_demotes_by_the_sets_own_records_as_the_app_does(tmp_path):
+    """`hubchat eval`'s hubchat systems are the app's chain, demoter included: "wrong citation" verdicts in the
+    records they read (the set's own, see settings_for_set) demote the passage for a similar question."""
+    from hubchat.answer.chain import source_of
+    from hubchat.eval.harness import build_systems
+    from hubchat.eval.set_index import with_section
+    from hubchat.runtime import Runtime
+    from hubchat.types import AnswerResult, CitationReport, SentenceCheck
+    from tests.conftest_ui import ui_test_settings
+
+    runtime = Runtime(with_section(ui_test_settings(tmp_path), "retrieval", demotion_refresh_s=0))
+    runtime.ingest()
+    systems = build_systems(runtime, ["hubchat", "hubchat-bm25", "hubchat-dense"], None, lambda done, total: None)
+    tops = {s.name: s.answerer.retriever.retrieve(FEEDING[2]).passages[0].chunk.id for s in systems}
+    top = runtime.retriever.retrieve(FEEDING[0]).passages[0]
+    for question in FEEDING[:2]:
+        source = source_of(1, top, "")
+        sentence = SentenceCheck(0, "Feed it daily [1].", 0, 18, (1,), (), "supported", 0.9)
+        answer_id = runtime.records.record_answer(AnswerResult(
+            question=question, standalone_question=question, text=sentence.text, raw_text=sentence.text, refused=False,
+            verdict="supported", report=CitationReport(sentence.text, (sentence,), (), (1,), "supported"),
+            passages=(source,), sources=(source,), notes=(), timings={}, prompt_tokens=None, completion_tokens=None,
+            backend="extractive",
+        ))
+        runtime.records.set_verdict(answer_id, 0, "wrong_citation", editor="ed")
+
+    assert tops["hubchat"] == top.chunk.id  # the passage the third question found first, before the verdicts
+    for system in systems:
+        assert system.answerer.retriever.demoter is runtime.demoter, system.name
+        passages = system.answerer.retriever.retrieve(FEEDING[2]).passages
+        # Every variant demotes it (a demoted passage may also fall out of the list, after its article's cap).
+        assert all(p.demoted for p in passages if p.chunk.id == top.chunk.id), system.name
+        assert passages[0].chunk.id != top.chunk.id, system.name

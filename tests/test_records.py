@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import socket
 import sqlite3
@@ -17,14 +18,14 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from hubchat.config import UISettings, load_settings
 from hubchat.errors import BackendError, ConfigError
@@ -188,6 +189,71 @@ def test_wrong_citations_are_the_current_verdicts_per_cited_passage_less_lifted_
         records.lift_demotion(" ")
 
 
+def test_a_lift_is_listed_until_withdrawn_and_its_history_stays(db):
+    records = Records(db)
+    answer_id = records.record_answer(_result("How often to feed?"))
+    records.set_verdict(answer_id, 0, "wrong_citation", editor="ana")
+    assert records.lifted_demotions() == []
+    records.lift_demotion("c1", note="rewritten", editor="ana")
+    records.lift_demotion("c9", note="another passage", editor="ben")
+    assert [(lift.chunk_id, lift.note, lift.editor) for lift in Records(db).lifted_demotions()] == [
+        ("c1", "rewritten", "ana"), ("c9", "another passage", "ben"),
+    ]
+    assert records.wrong_citations() == []
+
+    withdrawn = records.lift_demotion("c1", lifted=False, note="the rewrite was reverted", editor="ben")
+    assert [lift.chunk_id for lift in records.lifted_demotions()] == ["c9"]
+    current = Records(db).demotion_lifts()["c1"]
+    assert (current.lifted, current.note, current.editor) == (False, "the rewrite was reverted", "ben") == (
+        withdrawn.lifted, withdrawn.note, withdrawn.editor)
+    # The verdict saved before the (withdrawn) lift counts again.
+    assert [(w.answer_id, w.chunk_id) for w in records.wrong_citations()] == [(answer_id, "c1")]
+    with reading(records._engine) as conn:  # append-only: the lift and its withdrawal are both kept
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM demotion_lifts WHERE chunk_id = 'c1'").scalar() == 2
+
+
+def _citing_two(question: str = "Which flour, and how often?") -> AnswerResult:
+    """An answer whose one sentence cites passages [1] (chunk c1) and [2] (chunk c2, another article)."""
+    first, second = _source(1), replace(_source(2), article_id="/guides/flour", title="Flour", url="/guides/flour")
+    text = "Use rye flour and feed it daily [1][2]."
+    supports = tuple(SpanSupport(s.number, s.chunk_id, s.article_id, 0.9, 12, 49, "Feed the starter once every 24 hours.") for s in (first, second))
+    sentence = SentenceCheck(0, text, 0, len(text), (1, 2), supports, "supported", 0.9)
+    base = _result(question)
+    return replace(base, text=text, raw_text=text, report=CitationReport(text, (sentence,), (), (1, 2), "supported"),
+                   passages=(first, second), sources=(first, second))
+
+
+def test_a_wrong_citation_blames_only_the_cited_passages_it_names(db):
+    records = Records(db)
+    answer_id = records.record_answer(_citing_two())
+    records.set_verdict(answer_id, 0, "wrong_citation", "the flour article says nothing of feeding", editor="ana", citations=[2])
+    record = Records(db).answer(answer_id)
+    assert record.reviews[0].citations == (2,) and record.reviews[0].blames((1, 2)) == (2,)
+    assert [(w.chunk_id, w.article_id, w.title) for w in records.wrong_citations()] == [("c2", "/guides/flour", "Flour")]
+    assert "Wrong citation</b> of <span class=\"hc-blamed\">[2]</span>" in review_sentence_html(record, record.sentences[0])
+    [row] = csv.DictReader(io.StringIO(records.verdicts_csv()))
+    assert (row["citations"], row["blamed_citations"]) == ("[1] [2]", "[2]")
+
+    # Naming every cited passage is the same as naming none: all of them, stored as NULL like old verdicts.
+    assert records.set_verdict(answer_id, 0, "wrong_citation", citations=[2, 1, 2]).citations is None
+    assert [w.chunk_id for w in records.wrong_citations()] == ["c1", "c2"]
+    records.set_verdict(answer_id, 0, "wrong_citation", citations=[1])
+    assert [w.chunk_id for w in records.wrong_citations()] == ["c1"]
+    # Another label blames nothing, and names nothing.
+    records.set_verdict(answer_id, 0, "supported")
+    assert records.wrong_citations() == [] and Records(db).answer(answer_id).reviews[0].blames((1, 2)) == ()
+    [row] = csv.DictReader(io.StringIO(records.verdicts_csv()))
+    assert row["blamed_citations"] == ""
+
+    with pytest.raises(ValueError, match=r"does not cite \[3\]; it cites \[1\] \[2\]"):
+        records.set_verdict(answer_id, 0, "wrong_citation", citations=[3])
+    with pytest.raises(ValueError, match="at least one"):
+        records.set_verdict(answer_id, 0, "wrong_citation", citations=[])
+    with pytest.raises(ValueError, match="only a wrong_citation"):
+        records.set_verdict(answer_id, 0, "unsupported", citations=[1])
+    assert len(records.review_history(answer_id)) == 4  # the refused ones saved nothing
+
+
 def test_the_version_moves_with_every_table_and_the_verdicts_version_only_with_verdicts_and_lifts(db):
     records = Records(db)
     empty = records.version()
@@ -327,6 +393,44 @@ def test_the_migrations_build_the_tables_the_store_queries_and_can_be_undone(db)
         engine.dispose()
     records = Records(db)  # and up again
     assert records.answer(records.record_answer(_result())).question == "How often to feed?"
+
+
+def test_verdicts_saved_before_migration_0006_blame_every_cited_passage_and_new_ones_name_theirs(db):
+    """A store at revision 0005 holding a "wrong citation" on a sentence citing [1][2] is upgraded in place."""
+    engine = create_records_engine(parse_location(db))
+    try:
+        with writing(engine) as conn:
+            command.upgrade(alembic_config(conn), "0005")
+        old = _citing_two("old question")
+        sources = json.dumps([asdict(s) for s in old.sources])
+        [sentence] = old.report.sentences
+        supports = json.dumps([asdict(sp) for sp in sentence.supports])
+        with writing(engine) as conn:
+            conn.execute(text(
+                "INSERT INTO answers (id, created_at, conversation_id, channel, question, standalone_question, answer_text, "
+                "backend, verdict, refused, flagged, notes, filters, sources, timings) VALUES (:id, '2026-11-01T10:00:00.000+00:00', "
+                "'conv', 'chat', 'old question', 'old question', :text, 'local', 'supported', :no, :no, '[]', '{}', :sources, '{}')"
+            ), {"id": "a" * 32, "text": old.text, "no": False, "sources": sources})
+            conn.execute(text(
+                "INSERT INTO sentences (answer_id, idx, text, start_offset, end_offset, citations, verdict, score, supports) "
+                "VALUES (:id, 0, :text, 0, 10, '[1, 2]', 'supported', 0.9, :supports)"
+            ), {"id": "a" * 32, "text": sentence.text, "supports": supports})
+            conn.execute(text(
+                "INSERT INTO reviews (answer_id, sentence_idx, label, note, editor, created_at) "
+                "VALUES (:id, 0, 'wrong_citation', 'before 0006', 'ana', '2026-11-01T11:00:00.000+00:00')"
+            ), {"id": "a" * 32})
+    finally:
+        engine.dispose()
+
+    records = Records(db)  # migrates to 0006
+    review = records.answer("a" * 32).reviews[0]
+    assert (review.note, review.citations, review.blames((1, 2))) == ("before 0006", None, (1, 2))
+    assert [(w.answer_id, w.chunk_id) for w in records.wrong_citations()] == [("a" * 32, "c1"), ("a" * 32, "c2")]
+    records.set_verdict("a" * 32, 0, "wrong_citation", "only the flour article", editor="ben", citations=[2])
+    assert [w.chunk_id for w in Records(db).wrong_citations()] == ["c2"]
+    with reading(records._engine) as conn:
+        assert {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")} == head_revisions() == {"0006"}
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM reviews WHERE citations IS NULL").scalar() == 1
 
 
 # ---- SQLite ------------------------------------------------------------------------------------------------------

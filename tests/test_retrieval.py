@@ -681,6 +681,58 @@ def test_a_demotion_is_lifted_by_an_editor_undone_by_a_changed_verdict_and_off_b
     assert Runtime(off).demoter is None
 
 
+def test_a_withdrawn_lift_demotes_the_passage_again(store, embedder, tmp_path):
+    records = Records(tmp_path / "records.sqlite")
+    settings = RetrievalSettings(top_k=5, per_article_cap=2, demotion_refresh_s=0)
+    plain = HybridRetriever(store, embedder, settings)
+    demoter = CitationDemoter(records, embedder.embed_array, settings)
+    demoting = HybridRetriever(store, embedder, settings, demoter=demoter)
+    new_question = MEMORY_QUESTIONS[2]
+    memory = _judge_wrong(records, plain, MEMORY_QUESTIONS[0])
+    _judge_wrong(records, plain, MEMORY_QUESTIONS[1])
+    records.lift_demotion(memory, note="the article was rewritten", editor="ed")
+    assert demoting.retrieve(new_question).passages[0].chunk.id == memory and demoter.active() == ()
+
+    # No new verdict: withdrawing the lift alone makes the two verdicts it set aside count again.
+    records.lift_demotion(memory, False, note="the rewrite did not fix it", editor="ed")
+    after = demoting.retrieve(new_question)
+    assert after.passages[0].chunk.id != memory
+    [active] = demoter.active()
+    assert active.chunk_id == memory and set(active.questions) == set(MEMORY_QUESTIONS[:2])
+
+
+def test_a_wrong_citation_naming_one_of_two_cited_passages_demotes_only_that_one(store, embedder, tmp_path):
+    records = Records(tmp_path / "records.sqlite")
+    settings = RetrievalSettings(top_k=10, per_article_cap=10, demotion_refresh_s=0)
+    plain = HybridRetriever(store, embedder, settings)
+    demoter = CitationDemoter(records, embedder.embed_array, settings)
+    demoting = HybridRetriever(store, embedder, settings, demoter=demoter)
+    new_question = MEMORY_QUESTIONS[2]
+    top, second = plain.retrieve(new_question).passages[:2]
+    answers = []
+    for question in MEMORY_QUESTIONS[:2]:
+        # One sentence citing the top two passages, as [1][2]; the editor names [2] as the wrong one.
+        sources = (source_of(1, top, "https://example.org"), source_of(2, second, "https://example.org"))
+        sentence = SentenceCheck(0, "It needs 8 GB [1][2].", 0, 21, (1, 2), (), "supported", 0.9)
+        answer = AnswerResult(
+            question=question, standalone_question=question, text=sentence.text, raw_text=sentence.text, refused=False,
+            verdict="supported", report=CitationReport(sentence.text, (sentence,), (), (1, 2), "supported"),
+            passages=sources, sources=sources, notes=(), timings={}, prompt_tokens=None, completion_tokens=None,
+            backend="extractive",
+        )
+        answers.append(records.record_answer(answer))
+        records.set_verdict(answers[-1], 0, "wrong_citation", editor="ed", citations=[2])
+
+    assert [d.chunk_id for d in demoter.active()] == [second.chunk.id]
+    after = {p.chunk.id: p for p in demoting.retrieve(new_question).passages}
+    assert after[top.chunk.id].score == pytest.approx(top.score) and not after[top.chunk.id].demoted
+    assert after[second.chunk.id].demoted and after[second.chunk.id].score == pytest.approx(second.score * settings.demotion_factor)
+    # The same verdicts naming no passage blame both, as every verdict did before the choice existed.
+    for answer_id in answers:
+        records.set_verdict(answer_id, 0, "wrong_citation", editor="ed")
+    assert {d.chunk_id for d in demoter.active()} == {top.chunk.id, second.chunk.id}
+
+
 def test_the_verdicts_are_read_once_per_refresh_interval_not_per_question(store, embedder, tmp_path):
     records = Records(tmp_path / "records.sqlite")
     now = [0.0]

@@ -8,6 +8,7 @@
 - `agreement`: the checker's "supported" against editors' verdicts (precision, recall, confusion, per week).
 - `regression`: editor-approved answers as cases to ask again (what "approved" means is defined there).
 - `activity`: questions, refusal and flagged rates and reader rating per day, for the charts.
+- `lifts`: the passages whose demotion editors lifted, with what withdrawing each lift would make count again.
 - `export`: the desk's tables as CSV (spreadsheet-safe) and JSON.
 - `figures`: all of the above computed once per state of the records (`DeskCache`, keyed on the records' version),
   so a reload with nothing new re-embeds and re-clusters nothing.

@@ -9,7 +9,7 @@ random start), so the same records always give the same groups.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
@@ -65,6 +65,9 @@ class GapGroup:
     first_asked: str
     last_asked: str
     closest: tuple[ClosestArticle, ...]
+    # The unit centroid the closest articles are searched with, kept so they can be searched again when the index
+    # changes without embedding the questions again (see `with_closest`); not part of what a group is.
+    centroid: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def asked(self) -> int:
@@ -87,6 +90,13 @@ def find_gaps(
         search: (vector, k) -> chunks with their similarity (the store's `dense_search`); None: no articles.
         distance_threshold: see DISTANCE_THRESHOLD.
     """
+    return with_closest(group_gaps(questions, embed, distance_threshold=distance_threshold), search)
+
+
+def group_gaps(
+    questions: Sequence[AskedQuestion], embed: Embed, *, distance_threshold: float = DISTANCE_THRESHOLD,
+) -> tuple[GapGroup, ...]:
+    """`find_gaps` without the articles: the questions embedded, clustered and ranked (the costly part)."""
     if not questions:
         return ()
     vectors = np.asarray(embed([_searched(q) for q in questions]), dtype=np.float32)
@@ -94,9 +104,18 @@ def find_gaps(
     groups = []
     for label in sorted(set(labels.tolist())):
         members = np.flatnonzero(labels == label)
-        groups.append(_group([questions[i] for i in members], vectors[members], search))
+        groups.append(_group([questions[i] for i in members], vectors[members]))
     groups.sort(key=lambda g: (-g.readers, -g.asked, _descending(g.last_asked), g.typical))
     return tuple(_ranked(g, rank) for rank, g in enumerate(groups, 1))
+
+
+def with_closest(groups: Sequence[GapGroup], search: DenseSearch | None) -> tuple[GapGroup, ...]:
+    """The groups with their closest articles searched (again) by their centroids: one search per group, no
+    embedding, so an index that changed under unchanged questions costs only this. None: no articles."""
+    return tuple(
+        replace(g, closest=_closest_articles(np.asarray(g.centroid, dtype=np.float32), search) if search is not None else ())
+        for g in groups
+    )
 
 
 def _searched(q: AskedQuestion) -> str:
@@ -111,7 +130,7 @@ def _cluster(vectors: np.ndarray, distance_threshold: float) -> np.ndarray:
     return model.fit_predict(vectors)
 
 
-def _group(members: list[AskedQuestion], vectors: np.ndarray, search: DenseSearch | None) -> GapGroup:
+def _group(members: list[AskedQuestion], vectors: np.ndarray) -> GapGroup:
     centroid = vectors.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     order = np.argsort(-(vectors @ centroid), kind="stable")
@@ -127,8 +146,7 @@ def _group(members: list[AskedQuestion], vectors: np.ndarray, search: DenseSearc
         rank=0, typical=tuple(typical), questions=tuple(sorted(members, key=lambda q: q.created_at)),
         readers=len({q.reader for q in members}),
         refused=sum(q.refused for q in members), flagged=sum(q.flagged for q in members),
-        first_asked=times[0], last_asked=times[-1],
-        closest=_closest_articles(centroid, search) if search is not None else (),
+        first_asked=times[0], last_asked=times[-1], closest=(), centroid=tuple(float(x) for x in centroid),
     )
 
 

@@ -30,7 +30,9 @@ class ArticleHealth:
     Attributes:
         answers: answers citing it; cited: its citations (sentences citing it).
         checker_flagged: its citations the checker judged weak, unsupported or uncited.
-        wrong_citation, unsupported: its citations whose current editor verdict says so; supported likewise.
+        wrong_citation, unsupported: its citations whose current editor verdict says so; supported likewise. A
+            "wrong citation" naming some of a sentence's passages counts only for their articles: the others
+            the sentence cites get no editor count from it.
         helpful, not_helpful: reader ratings of the answers citing it.
         mark: the current "needs update" mark, or None if never marked.
     """
@@ -98,11 +100,15 @@ def _count(record: AnswerRecord, tallies: dict[str, _Tally]) -> None:
     for sentence in record.sentences:
         articles = {by_number[n].article_id for n in sentence.citations if n in by_number}
         review = record.reviews.get(sentence.index)
+        blamed = (
+            {by_number[n].article_id for n in review.blames(sentence.citations) if n in by_number}
+            if review is not None and review.label == "wrong_citation" else articles
+        )
         for article_id in articles:
             counts = tallies[article_id].counts
             counts["cited"] += 1
             counts["checker_flagged"] += sentence.verdict in FLAGGED_VERDICTS
-            if review is not None:
+            if review is not None and article_id in blamed:
                 counts[review.label] += 1
         cited_articles |= articles
     for source in record.sources:

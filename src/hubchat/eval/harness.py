@@ -116,7 +116,9 @@ def build_systems(runtime: Runtime, names: Sequence[str], eval_set: EvalSet, pro
             systems.append(baseline)
             continue
         settings = with_section(runtime.settings, "retrieval", **VARIANTS[name]) if VARIANTS[name] else runtime.settings
-        retriever = HybridRetriever(runtime.store, runtime.embeddings, settings.retrieval)
+        # The app's demoter too, reading the set's own records (settings_for_set): empty unless a benchmark seeds
+        # verdicts there, so the figures never move with a checkout's records, and a seeded run measures demotion.
+        retriever = HybridRetriever(runtime.store, runtime.embeddings, settings.retrieval, demoter=runtime.demoter)
         answerer = Answerer(settings, retriever, runtime.generator, runtime.embed_cache, runtime.prompts)
         systems.append(HubchatSystem(name, answerer))
     return systems

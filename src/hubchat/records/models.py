@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +18,12 @@ SHARED_CONVERSATION_IDS = frozenset({"api", "openai-api", "widget"})
 
 @dataclass(frozen=True)
 class Review:
-    """An editor's verdict on one sentence of an answer."""
+    """An editor's verdict on one sentence of an answer.
+
+    Attributes:
+        citations: for a "wrong citation", the marker numbers of the cited passages it blames (sorted); None:
+            every passage the sentence cites (the default, and what verdicts saved before the choice existed mean).
+    """
 
     answer_id: str
     sentence_index: int
@@ -25,6 +31,13 @@ class Review:
     note: str
     editor: str
     created_at: str
+    citations: tuple[int, ...] | None = None
+
+    def blames(self, cited: Sequence[int]) -> tuple[int, ...]:
+        """The markers among a sentence's `cited` that this verdict says are wrong citations (none unless it is one)."""
+        if self.label != "wrong_citation":
+            return ()
+        return tuple(n for n in dict.fromkeys(cited) if self.citations is None or n in self.citations)
 
 
 @dataclass(frozen=True)
@@ -126,8 +139,8 @@ class ArticleMark:
 class WrongCitation:
     """A passage an editor's current verdict says a sentence cited wrongly, with the question it was cited for.
 
-    A sentence citing two passages judged "wrong citation" gives one of these per passage: the verdict is on the
-    sentence, so each passage it cited shares the blame.
+    A "wrong citation" verdict on a sentence citing several passages gives one of these per passage it blames: the
+    passages the editor named (`Review.citations`), or every passage the sentence cites when none were named.
 
     Attributes:
         question: the question as searched (`standalone_question`), what a new question is compared with.

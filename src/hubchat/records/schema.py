@@ -109,6 +109,8 @@ reviews = Table(
     Column("note", Text, nullable=False),
     Column("editor", Text, nullable=False),
     Column("created_at", Text, nullable=False),
+    # The marker numbers a "wrong citation" blames; NULL: every passage the sentence cites (see migration 0006).
+    Column("citations", JSONText, nullable=True),
     Index("reviews_answer", "answer_id", "sentence_idx"),
     sqlite_autoincrement=True,
 )

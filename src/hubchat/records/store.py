@@ -157,26 +157,38 @@ class Records:
             if done.rowcount != 1:
                 raise KeyError(f"no feedback with id {feedback_id}")
 
-    def set_verdict(self, answer_id: str, sentence_index: int, label: str, note: str = "", editor: str = "") -> Review:
+    def set_verdict(
+        self, answer_id: str, sentence_index: int, label: str, note: str = "", editor: str = "",
+        citations: Sequence[int] | None = None,
+    ) -> Review:
         """Record an editor's verdict on one sentence. Earlier verdicts stay in the table; the latest one counts.
 
+        Args:
+            citations: for "wrong citation" only: the marker numbers of the sentence's cited passages it blames.
+                None, or every one the sentence cites: all of them (stored as None, so the two read alike).
+
         Raises:
-            ValueError: unknown label. KeyError: no such answer or sentence.
+            ValueError: unknown label; citations named for another label, none named, or one the sentence does not
+                cite. KeyError: no such answer or sentence.
         """
         if label not in REVIEW_LABELS:
             raise ValueError(f"unknown verdict {label!r}; valid: {', '.join(REVIEW_LABELS)}")
-        review = Review(answer_id, int(sentence_index), label, note.strip(), editor, _now())
+        if citations is not None and label != "wrong_citation":
+            raise ValueError(f"only a wrong_citation verdict names the passages it blames, not {label!r}")
         with writing(self._engine) as conn:
             _require_answer(conn, answer_id)
-            found = conn.execute(
-                select(sentences.c.idx).where(sentences.c.answer_id == answer_id, sentences.c.idx == review.sentence_index)
-            ).first()
-            if found is None:
+            cited = conn.execute(
+                select(sentences.c.citations).where(sentences.c.answer_id == answer_id, sentences.c.idx == int(sentence_index))
+            ).scalar()
+            if cited is None:
                 raise KeyError(f"answer {answer_id} has no sentence {sentence_index}")
+            blamed = _blamed(citations, cited)
+            review = Review(answer_id, int(sentence_index), label, note.strip(), editor, _now(), blamed)
             conn.execute(
                 insert(reviews).values(
                     answer_id=review.answer_id, sentence_idx=review.sentence_index, label=review.label,
                     note=review.note, editor=review.editor, created_at=review.created_at,
+                    citations=None if blamed is None else list(blamed),
                 )
             )
         return review
@@ -234,6 +246,11 @@ class Records:
                 current[row.chunk_id] = DemotionLift(row.chunk_id, bool(row.lifted), row.note, row.editor, row.created_at)
         return current
 
+    def lifted_demotions(self) -> list[DemotionLift]:
+        """The passages whose demotion is lifted now (their latest lift row says lifted), oldest lift first: what an
+        editor may withdraw (`lift_demotion(chunk_id, False, note)`) so their verdicts count again."""
+        return sorted((lift for lift in self.demotion_lifts().values() if lift.lifted), key=lambda lift: lift.created_at)
+
     def wrong_citations(self, *, include_lifted: bool = False) -> list[WrongCitation]:
         """The passages whose citing sentence's current verdict is "wrong citation", oldest verdict first.
 
@@ -243,8 +260,8 @@ class Records:
         r = reviews.alias("r")
         query = (
             select(
-                r.c.answer_id, r.c.sentence_idx, r.c.editor, r.c.created_at, sentences.c.citations,
-                answers.c.sources, answers.c.question, answers.c.standalone_question,
+                r.c.answer_id, r.c.sentence_idx, r.c.editor, r.c.created_at, r.c.citations.label("blamed"),
+                sentences.c.citations, answers.c.sources, answers.c.question, answers.c.standalone_question,
             )
             .select_from(
                 r.join(answers, answers.c.id == r.c.answer_id).join(
@@ -260,7 +277,10 @@ class Records:
         found = []
         for row in rows:
             by_number = {d["number"]: d for d in row.sources}
+            # Only the passages the verdict names; NULL (a verdict from before 0006, or naming them all) blames every one.
             for number in dict.fromkeys(row.citations):
+                if row.blamed is not None and number not in row.blamed:
+                    continue
                 source = by_number.get(number)
                 if source is None:
                     continue
@@ -357,7 +377,7 @@ class Records:
                 answers.c.backend, answers.c.verdict.label("answer_verdict"), sentences.c.idx.label("sentence_index"),
                 sentences.c.text.label("sentence"), sentences.c.citations, sentences.c.verdict.label("checker_verdict"),
                 sentences.c.score.label("checker_score"), r.c.label.label("editor_label"), r.c.note.label("editor_note"),
-                r.c.editor, r.c.created_at.label("reviewed_at"),
+                r.c.editor, r.c.created_at.label("reviewed_at"), r.c.citations.label("editor_citations"),
             )
             .select_from(
                 r.join(answers, answers.c.id == r.c.answer_id).join(
@@ -454,7 +474,22 @@ def _sentence(row: Row[Any]) -> SentenceCheck:
 
 
 def _review(row: Row[Any]) -> Review:
-    return Review(row.answer_id, row.sentence_idx, row.label, row.note, row.editor, row.created_at)
+    blamed = None if row.citations is None else tuple(row.citations)
+    return Review(row.answer_id, row.sentence_idx, row.label, row.note, row.editor, row.created_at, blamed)
+
+
+def _blamed(named: Sequence[int] | None, cited: Sequence[int]) -> tuple[int, ...] | None:
+    """The markers a wrong citation names, checked against the sentence's; None when it names all of them."""
+    if named is None:
+        return None
+    chosen = tuple(sorted({int(n) for n in named}))
+    if not chosen:
+        raise ValueError("name at least one cited passage the verdict blames (or none at all, to blame every one)")
+    stray = [n for n in chosen if n not in cited]
+    if stray:
+        listed = " ".join(f"[{n}]" for n in cited) or "nothing"
+        raise ValueError(f"the sentence does not cite {' '.join(f'[{n}]' for n in stray)}; it cites {listed}")
+    return None if set(chosen) == set(cited) else chosen
 
 
 def _source(d: dict[str, Any]) -> Source:

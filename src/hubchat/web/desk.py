@@ -1,10 +1,13 @@
 """The desk tab of the review page: content gaps, article health with "needs update" marks, the checker against
-editors, the charts, and the passages demoted for editors' "wrong citation" verdicts (with their lifting). The
-figures come from hubchat.desk's cache, recomputed only when the records changed since the last load."""
+editors, the charts, and the passages demoted for editors' "wrong citation" verdicts (with lifting a demotion and
+withdrawing a lift). The figures come from hubchat.desk's cache, recomputed only when the records or the index
+changed since the last load."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
 import gradio as gr
 
@@ -12,22 +15,47 @@ from hubchat.desk import export as X
 from hubchat.desk.figures import DeskCache
 from hubchat.desk.gaps import DenseSearch, Embed
 from hubchat.desk.health import SORT_KEYS, filter_health, sort_health
+from hubchat.desk.lifts import lifted_passages
+from hubchat.errors import HubchatError
 from hubchat.records import Records
 from hubchat.retrieval.demotion import CitationDemoter
 from hubchat.web import desk_render as D
 
+if TYPE_CHECKING:  # the runtime opens the store; importing it here would load Chroma with the page module
+    from hubchat.index.store import ChunkStore
+
+log = logging.getLogger(__name__)
 QUICK = dict(api_visibility="private", show_progress="hidden")
+
+
+def index_version_of(store: ChunkStore) -> Callable[[], Hashable]:
+    """What the desk keys the gaps' closest articles on: the store's live generation and the fingerprint of its
+    chunk ids (the one the lexical index is checked against on loading; chunk ids carry the article's content
+    hash, so an added, changed or removed article moves it). This process's ingests and syncs update them in
+    place; another process's are followed by the store's own cheap pointer check, at most every index.refresh_s,
+    as the chat does. Nothing is rebuilt per request."""
+
+    def version() -> Hashable:
+        try:
+            store.refresh()
+        except HubchatError as exc:  # the index unreachable: key on what this process last saw
+            log.warning("index not checked for changes before the desk: %s", exc)
+        return store.generation, store.lexical.fingerprint
+
+    return version
 
 
 def build_desk(
     records: Records, embed: Embed, search: DenseSearch | None, site_url: str, demoter: CitationDemoter | None = None,
+    index_version: Callable[[], Hashable] | None = None,
 ) -> Callable[[gr.Blocks], None]:
     """The desk's components, inside an open Blocks and Tab; returns what loads them with the page (`wire(page)`).
 
     Args:
         demoter: the retriever's (its demotions are listed and lifted here); None: demotion is switched off.
+        index_version: see `DeskCache` (`index_version_of(store)` for the runtime's store).
     """
-    cache = DeskCache(records, embed, search)
+    cache = DeskCache(records, embed, search, index_version)
     refresh = gr.Button("Refresh the desk", size="sm", elem_id="hc-desk-refresh")
     gr.Markdown("### Over time")
     charts = gr.HTML("", elem_id="hc-desk-charts", js_on_load=None)
@@ -62,12 +90,27 @@ def build_desk(
         demoted = gr.Dropdown([], label="Demoted passage", elem_id="hc-lift-chunk", scale=3)
         lift_note = gr.Textbox(label="Why lift it (note)", elem_id="hc-lift-note", scale=3)
         lift = gr.Button("Lift the demotion", elem_id="hc-lift", scale=1)
+    gr.Markdown("#### Lifted demotions")
+    lifted_box = gr.HTML("", elem_id="hc-desk-lifted", js_on_load=None)
+    with gr.Row(equal_height=True):
+        lifted = gr.Dropdown([], label="Lifted passage", elem_id="hc-unlift-chunk", scale=3)
+        unlift_note = gr.Textbox(label="Why withdraw the lift (note)", elem_id="hc-unlift-note", scale=3)
+        unlift = gr.Button("Withdraw the lift", elem_id="hc-unlift", scale=1)
     min_verdicts = demoter.settings.demotion_min_verdicts if demoter is not None else 0
+
+    def _choice(title: str, section: str, chunk_id: str) -> tuple[str, str]:
+        return (f"{title} · {section} ({chunk_id})" if section else f"{title} ({chunk_id})", chunk_id)
 
     def show_demotions():
         active = demoter.active() if demoter is not None else None
-        choices = [(f"{d.title} · {d.section} ({d.chunk_id})" if d.section else f"{d.title} ({d.chunk_id})", d.chunk_id) for d in active or ()]
-        return D.demotions_html(active, min_verdicts), gr.update(choices=choices, value=None)
+        # Listed even with demotion off: the lifts are in the records and count again when it is switched on.
+        now_lifted = lifted_passages(records.lifted_demotions(), records.wrong_citations(include_lifted=True))
+        return (
+            D.demotions_html(active, min_verdicts),
+            gr.update(choices=[_choice(d.title, d.section, d.chunk_id) for d in active or ()], value=None),
+            D.lifted_html(now_lifted),
+            gr.update(choices=[_choice(p.title, p.section, p.chunk_id) for p in now_lifted], value=None),
+        )
 
     def health(sort_: str, find_: str, marked_: bool, failing_: bool):
         rows = cache.figures().health
@@ -86,7 +129,8 @@ def build_desk(
         )
 
     filters = [sort, find, marked_only, failing_only]
-    outputs = [charts, gaps, agreement_box, table, article, demotions, demoted]
+    demotion_outputs = [demotions, demoted, lifted_box, lifted]
+    outputs = [charts, gaps, agreement_box, table, article, *demotion_outputs]
     refresh.click(load_all, filters, outputs, **QUICK)
     for control in (sort, marked_only, failing_only):
         control.change(show_health, filters, [table, article], **QUICK)
@@ -125,7 +169,17 @@ def build_desk(
         gr.Info("Demotion lifted: its verdicts so far no longer count; new ones will.")
         return show_demotions()
 
-    lift.click(lift_demotion, [demoted, lift_note], [demotions, demoted], **QUICK)
+    lift.click(lift_demotion, [demoted, lift_note], demotion_outputs, **QUICK)
+
+    def withdraw_lift(chunk_id: str | None, note_: str, request: gr.Request):
+        if not chunk_id:
+            raise gr.Error("Choose a lifted passage first.", print_exception=False)
+        editor = request.username if request is not None and request.username else ""
+        records.lift_demotion(chunk_id, False, note_ or "", editor=editor)
+        gr.Info("Lift withdrawn: the passage's verdicts count again.")
+        return show_demotions()
+
+    unlift.click(withdraw_lift, [lifted, unlift_note], demotion_outputs, **QUICK)
 
     def wire_load(page: gr.Blocks) -> None:
         page.load(load_all, filters, outputs, **QUICK)

@@ -10,6 +10,7 @@ from hubchat.desk.activity import DayActivity
 from hubchat.desk.agreement import CHECKER_VERDICTS, Agreement, WeeklyAgreement
 from hubchat.desk.gaps import GapGroup
 from hubchat.desk.health import ArticleHealth
+from hubchat.desk.lifts import LiftedPassage
 from hubchat.records import REVIEW_LABELS
 from hubchat.retrieval.demotion import Demotion
 from hubchat.web.render import REVIEW_LABEL_NAMES, VERDICT_LABELS, esc, safe_link
@@ -64,6 +65,23 @@ def demotions_html(demotions: Sequence[Demotion] | None, min_verdicts: int) -> s
             f'questions, so ranked lower for questions like:</div><ul class="hc-typical">{questions}</ul></li>'
         )
     return f'<ul class="hc-demotions">{"".join(items)}</ul>'
+
+
+def lifted_html(lifted: Sequence[LiftedPassage]) -> str:
+    """The passages whose demotion is lifted now, each with its lift's note and the verdicts it sets aside."""
+    if not lifted:
+        return '<p class="hc-hint">No demotion is lifted.</p>'
+    items = []
+    for p in lifted:
+        section = f" · {esc(p.section)}" if p.section else ""
+        note = f": “{esc(p.lift.note)}”" if p.lift.note else ""
+        items.append(
+            f'<li class="hc-lifted" data-chunk="{esc(p.chunk_id)}"><b>{esc(p.title)}</b>{section} '
+            f'<span class="hc-when">({esc(p.chunk_id)})</span> · lifted by {esc(p.lift.editor or "an editor")} '
+            f'{esc(_when(p.lift.created_at))}{note} · sets aside the verdicts of <b>{p.set_aside}</b> '
+            f'answer{"s" if p.set_aside != 1 else ""}</li>'
+        )
+    return f'<ul class="hc-lifts">{"".join(items)}</ul>'
 
 
 HEALTH_HEADERS = ["Article", "Answers", "Citations", "Checker flagged", "Editor: wrong citation", "Editor: unsupported",

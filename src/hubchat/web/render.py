@@ -302,8 +302,14 @@ def review_answer_html(record) -> str:
 def review_sentence_html(record, sentence: SentenceCheck) -> str:
     """One answer sentence for review: its text, the checker's verdict and score, each cited passage with the span."""
     review = record.reviews.get(sentence.index)
+    blamed = review.blames(sentence.citations) if review is not None else ()
+    # Say which passages a wrong citation blames only when it is not all of them (one, of several cited).
+    of = (
+        ' of <span class="hc-blamed">' + " ".join(f"[{n}]" for n in blamed) + "</span>"
+        if blamed and len(blamed) < len(set(sentence.citations)) else ""
+    )
     current = (
-        f'<div class="hc-current">Editor verdict: <b>{esc(REVIEW_LABEL_NAMES.get(review.label, review.label))}</b>'
+        f'<div class="hc-current">Editor verdict: <b>{esc(REVIEW_LABEL_NAMES.get(review.label, review.label))}</b>{of}'
         + (f" — {esc(review.note)}" if review.note else "")
         + f' <span class="hc-when">({esc(review.editor)}, {esc(review.created_at[:16].replace("T", " "))})</span></div>'
         if review

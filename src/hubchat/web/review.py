@@ -1,6 +1,6 @@
 """The editors' review page (mounted at /review/): recent answers, each sentence with its cited passage, and
-the editors' verdicts (supported / wrong citation / unsupported, with a note), stored in `hubchat.records`; and
-the editors' desk tab (hubchat.web.desk).
+the editors' verdicts (supported / wrong citation / unsupported, with a note; a wrong citation on a sentence
+citing several passages names which), stored in `hubchat.records`; and the editors' desk tab (hubchat.web.desk).
 
 The page sits behind Gradio's login. The credentials come only from the environment variables named by
 `ui.editor_user_env` and `ui.editor_password_env`; when either is unset the page only explains how to enable it.
@@ -18,7 +18,7 @@ from hubchat.config import Settings
 from hubchat.records import REVIEW_LABELS, Records
 from hubchat.web import assets as A
 from hubchat.web import render as R
-from hubchat.web.desk import build_desk
+from hubchat.web.desk import build_desk, index_version_of
 
 LIST_LIMIT = 200
 LIST_HEADERS = ["ID", "When (UTC)", "Question", "Checker", "Flags", "Reviewed"]
@@ -85,6 +85,7 @@ def build_review(settings: Settings, records: Records, runtime) -> tuple[gr.Bloc
             with gr.Tab("Desk", id="desk", elem_id="hc-tab-desk"):
                 load_desk = build_desk(
                     records, runtime.embeddings.embed_array, runtime.store.dense_search, settings.corpus.site_url, runtime.demoter,
+                    index_version_of(runtime.store),
                 )
         load_desk(page)
     return page, make_auth(settings)
@@ -148,8 +149,10 @@ def _sentence_reviews(selected: gr.State, records: Records) -> None:
 
 
 def _verdict_form(record, sentence, records: Records) -> None:
-    """One sentence's review box: what the checker found, and the editor's verdict with a note."""
+    """One sentence's review box: what the checker found, and the editor's verdict with a note; for a sentence
+    citing several passages, which of them a "wrong citation" blames (all by default, as before the choice)."""
     answer_id = record.id
+    cited = tuple(dict.fromkeys(sentence.citations))
     with gr.Group(elem_classes="hc-sentence-box"):
         info = gr.HTML(R.review_sentence_html(record, sentence), js_on_load=None)
         current = record.reviews.get(sentence.index)
@@ -160,14 +163,44 @@ def _verdict_form(record, sentence, records: Records) -> None:
             )
             note = gr.Textbox(value=current.note if current else "", label="Note", scale=3, elem_id=f"hc-note-{sentence.index}")
             save = gr.Button("Save verdict", scale=1, elem_id=f"hc-save-{sentence.index}")
+        blame = None
+        if len(cited) > 1:
+            blamed = current.blames(cited) if current is not None and current.label == "wrong_citation" else cited
+            blame = gr.CheckboxGroup(
+                [(_marker_choice(record, n), str(n)) for n in cited], value=[str(n) for n in blamed],
+                label="Wrong citation of (only these passages are blamed and demoted)", elem_id=f"hc-blame-{sentence.index}",
+                interactive=True,  # inside gr.render Gradio would otherwise show it disabled
+            )
 
-    def save_verdict(label_: str | None, note_: str, request: gr.Request, index=sentence.index):
+    def store(label_: str | None, note_: str, blame_: list[str] | None, request: gr.Request):
         if not label_:
             raise gr.Error("Choose a verdict first.", print_exception=False)
+        named = None
+        if label_ == "wrong_citation" and blame_ is not None:
+            if not blame_:
+                raise gr.Error("Tick the cited passage (or passages) the citation is wrong for.", print_exception=False)
+            named = [int(n) for n in blame_]
         editor = request.username if request is not None and request.username else ""
-        records.set_verdict(answer_id, index, label_, note_ or "", editor=editor)
+        records.set_verdict(answer_id, sentence.index, label_, note_ or "", editor=editor, citations=named)
         fresh = records.answer(answer_id)
         gr.Info("Verdict saved.")
-        return R.review_sentence_html(fresh, fresh.sentences[index])
+        return R.review_sentence_html(fresh, fresh.sentences[sentence.index])
 
-    save.click(save_verdict, [label, note], [info], **QUICK)
+    if blame is None:
+        def save_verdict(label_: str | None, note_: str, request: gr.Request):
+            return store(label_, note_, None, request)
+
+        save.click(save_verdict, [label, note], [info], **QUICK)
+    else:
+        def save_naming(label_: str | None, note_: str, blame_: list[str], request: gr.Request):
+            return store(label_, note_, list(blame_ or []), request)
+
+        save.click(save_naming, [label, note, blame], [info], **QUICK)
+
+
+def _marker_choice(record, number: int) -> str:
+    # The section too: two passages of one article are often cited together.
+    source = record.source(number)
+    if source is None:
+        return f"[{number}]"
+    return f"[{number}] {source.title} · {source.section}" if source.section else f"[{number}] {source.title}"
