@@ -17,7 +17,7 @@ import numpy as np
 from hubchat.config import RetrievalSettings
 from hubchat.errors import InputError
 from hubchat.index.embedder import Embedder
-from hubchat.index.lexical import tokenize
+from hubchat.index.lexical import query_tokens
 from hubchat.index.store import ChunkStore
 from hubchat.retrieval.demotion import Demoter, demote
 from hubchat.retrieval.fusion import FUSIONS, cap_per_article, fuse, fuse_scores
@@ -194,7 +194,7 @@ class HybridRetriever:
         never mentions stays low however common its other words are.
         """
         index = self.store.lexical
-        terms = list(dict.fromkeys(tokenize([query])[0]))
+        terms = list(dict.fromkeys(query_tokens(query)))
         if not terms or not candidates or len(index) == 0:
             return 0.0
         df = index.document_frequencies(terms).astype(np.float64)
