@@ -539,7 +539,10 @@ def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
         Filters(tags=("rag", "missing")),
         Filters(since="2025-03-01", until="2025-06-30"),
         Filters(article_ids=("/a/1",), tags=("gpus",)),
+        Filters(article_ids=("/a/2", "/a/0", "/no/such/article")),
+        Filters(article_ids=("/no/such/article",)),
         Filters(tags=("missing",)),
+        Filters(tags=("gpus",)),  # again: the kept last mask is the same answer
     ]:
         expected = [float(_passes(c, filters)) for c in chunks]
         assert index.filter_columns.mask(filters).tolist() == expected, filters
