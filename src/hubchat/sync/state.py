@@ -9,7 +9,7 @@ shortcut: a page whose article the store does not hold (a deleted index) is fetc
 Layout (format 3): the state file holds one small record per page; each article lives in its own
 gzip-compressed file in a folder beside it, named by the hash of its content. The site's text is most of the
 state: in format 2 it was all inline (5.7 MB for bench_sync's 1000 pages, 4.5 MB of it article text), and every
-sync, a no-change one included, parsed and wrote it whole. Now the state file is 0.4 MB and the articles 2.7 MB
+sync, a no-change one included, parsed and wrote it whole. Now the state file is 0.4 MB and the articles 2.6 MB
 of files; loading a state reads no article (a sync of unchanged pages never needs the text, only a rebuild
 does), and a save writes only the articles that changed. A save writes the new article files first, then
 replaces the state file (the commit point), then removes the files no page names any more: an interrupted save
