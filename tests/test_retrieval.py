@@ -24,6 +24,7 @@ from hubchat.retrieval.fusion import cap_per_article, fuse, fuse_scores
 from hubchat.retrieval.hybrid import HybridRetriever
 from hubchat.runtime import Runtime
 from hubchat.types import AnswerResult, Chunk, CitationReport, Filters, Passage, RetrievalResult, SentenceCheck, Turn
+from tests.helpers import copy_real_articles
 
 # ---- fusion (pure) -----------------------------------------------------------------------------------------
 
@@ -538,7 +539,10 @@ def test_vectorised_filter_mask_agrees_with_the_per_chunk_test():
         Filters(tags=("rag", "missing")),
         Filters(since="2025-03-01", until="2025-06-30"),
         Filters(article_ids=("/a/1",), tags=("gpus",)),
+        Filters(article_ids=("/a/2", "/a/0", "/no/such/article")),
+        Filters(article_ids=("/no/such/article",)),
         Filters(tags=("missing",)),
+        Filters(tags=("gpus",)),  # again: the kept last mask is the same answer
     ]:
         expected = [float(_passes(c, filters)) for c in chunks]
         assert index.filter_columns.mask(filters).tolist() == expected, filters
@@ -580,6 +584,89 @@ def test_the_vector_matrix_keeps_the_chunk_order_and_searches_only_kept_rows():
     assert matrix.top([1.0, 0.0], np.array([False, False, False]), 5) == []
     with pytest.raises(ValueError, match="no stored vector"):
         VectorMatrix(["a", "z"], ["a"], stored[:1])
+
+
+def test_the_vector_matrix_reads_cosines_of_any_rows():
+    from hubchat.index.vector_matrix import VectorMatrix
+
+    matrix = VectorMatrix(["a", "b", "c"], ["a", "b", "c"], np.array([[0.0, 2.0], [1.0, 0.0], [1.0, 1.0]], dtype=np.float32))
+    assert matrix.cosines([2, 0, 2], [0.0, 5.0]).tolist() == pytest.approx([0.7071068, 1.0, 0.7071068])
+    assert matrix.cosines([], [1.0, 0.0]).size == 0
+
+
+@pytest.fixture(scope="module")
+def real_store(tmp_path_factory, embedder) -> ChunkStore:
+    """Twelve articles of the real corpus (their own tags and dates) in embedded Chroma, in small chunks."""
+    root = tmp_path_factory.mktemp("filtered")
+    copy_real_articles(root / "corpus", 12)
+    settings = Settings(
+        corpus={"path": root / "corpus"},
+        index={"dir": root / "index", "collection": "test-filtered"},
+        chunking={"target_tokens": 60, "max_tokens": 80, "overlap_tokens": 0},
+    )
+    store = ChunkStore(settings, embedder)
+    ingest(settings, store, embedder)
+    return store
+
+
+def _real_filters(store: ChunkStore) -> list[Filters]:
+    """Filters over what the index holds: each tag, dates either side of the middle article's, tags with dates,
+    and single articles (the widget's scope)."""
+    chunks = store.lexical.chunks
+    tags = sorted({t for c in chunks for t in c.tags})
+    dates = sorted({c.date[:10] for c in chunks})
+    middle = dates[len(dates) // 2]
+    articles = sorted({c.article_id for c in chunks})
+    return [
+        *(Filters(tags=(t,)) for t in tags),
+        Filters(since=middle),
+        Filters(until=middle),
+        Filters(tags=tuple(tags[:3]), since=dates[1], until=dates[-2]),
+        *(Filters(tags=(t,), since=middle) for t in tags[::3]),
+        *(Filters(article_ids=(a,)) for a in articles[::3]),
+    ]
+
+
+@pytest.mark.parametrize("dense_k", [60, 3])  # 3: most candidates are lexical-only, their cosines read from memory
+def test_filtered_retrieval_in_memory_gives_exactly_what_chromas_filtered_query_gives(real_store, embedder, dense_k):
+    slow_store = ChunkStore(
+        real_store.settings.model_copy(update={"index": real_store.settings.index.model_copy(update={"exact_filtered_search": False})}),
+        embedder,
+    )
+    settings = RetrievalSettings(dense_k=dense_k, lexical_k=60, top_k=8, per_article_cap=3)
+    fast, slow = HybridRetriever(real_store, embedder, settings), HybridRetriever(slow_store, embedder, settings)
+    chroma_reads = []
+    read_from_chroma = real_store._chroma_vectors
+    real_store._chroma_vectors = lambda ids: chroma_reads.append(len(ids)) or read_from_chroma(ids)
+    try:
+        questions = [c.title for c in real_store.lexical.chunks[::40]] + ["How much memory does a local model need?", "GPU prices"]
+        compared = 0
+        for filters in _real_filters(real_store):
+            for question in questions:
+                a, b = fast.retrieve(question, filters), slow.retrieve(question, filters)
+                assert [p.chunk.id for p in a.passages] == [p.chunk.id for p in b.passages], (question, filters)
+                for x, y in zip(a.passages, b.passages):
+                    assert (x.dense_rank, x.lexical_rank) == (y.dense_rank, y.lexical_rank)
+                    assert x.score == pytest.approx(y.score, abs=1e-5) and x.lexical_score == y.lexical_score
+                    assert (x.dense_score is None) == (y.dense_score is None)
+                    assert x.dense_score is None or x.dense_score == pytest.approx(y.dense_score, abs=1e-5)
+                assert (a.relevant, a.lexical_coverage) == (b.relevant, b.lexical_coverage)
+                assert a.best_dense_score == pytest.approx(b.best_dense_score, abs=1e-5)
+                compared += bool(a.passages)
+    finally:
+        del real_store._chroma_vectors
+    assert compared > 50
+    assert chroma_reads == [], "a filtered question reads its lexical-only candidates' cosines from memory"
+
+
+def test_cosines_from_memory_match_chromas_for_every_chunk(real_store, embedder):
+    ids = list(real_store.lexical.ids)
+    vector = embedder.embed_query("Which open-weight models can run on a laptop?")
+    from_memory = real_store.cosines(vector, ids, Filters(tags=("rag",)))
+    from_chroma = real_store.cosines(vector, ids)
+    assert set(from_memory) == set(from_chroma) == set(ids)
+    assert [from_memory[i] for i in ids] == pytest.approx([from_chroma[i] for i in ids], abs=1e-6)
+    assert real_store.cosines(vector, ["no-such-chunk"], Filters(tags=("rag",))) == {}
 
 
 # ---- demoting passages editors judged wrongly cited (real records, real store, real embedder) ------------------

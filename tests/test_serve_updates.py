@@ -128,17 +128,22 @@ def test_the_chat_pages_tag_filter_offers_a_tag_that_a_background_sync_added(app
     server, _, _ = app
     tag = "local-first-inference"
 
+    question = "How do Llamafile and Ollama compare for Offline Laptops?"  # the new page's example question
+
     def offered_tags() -> list[str]:
         """The tag filter's choices, as a reader opening the chat page now sees them."""
         page.goto(server.url)
+        expect(page.locator("#hc-chat")).to_be_visible()
         page.get_by_text("Filters").click()
         page.locator("#hc-tags input").click()
         expect(page.get_by_role("option", name="rag")).to_be_visible()
         return page.get_by_role("option").all_inner_texts()
 
     assert tag not in offered_tags()
+    assert page.get_by_text(question).count() == 0
     path = "/guides/llamafile-offline"
-    site.page(path, article_page(PageMeta(title="Llamafile Offline", canonical=path, tags=(tag,), date="2025-09-01"), textwrap.dedent("""
+    title = "Llamafile vs Ollama for Offline Laptops"  # the newest article, so its question leads the examples
+    site.page(path, article_page(PageMeta(title=title, canonical=path, tags=(tag,), date="2025-09-01"), textwrap.dedent("""
         A llamafile bundles the model weights and the runtime into one executable, so a laptop answers questions
         with no network and no install step.
         """)))
@@ -146,6 +151,36 @@ def test_the_chat_pages_tag_filter_offers_a_tag_that_a_background_sync_added(app
     wait_until_cited(server.url, "What does a llamafile bundle into one executable?", path)
 
     assert tag in offered_tags(), "the tag list follows the index, without a restart"
+    expect(page.get_by_text(question)).to_be_visible()  # the example questions too
+
+
+def test_the_chat_pages_example_questions_follow_a_folder_ingest_and_are_built_once_per_index(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+):
+    from hubchat.web import chat
+    from hubchat.web.chat_page import index_choices
+
+    builds = []
+    real = chat.example_questions
+    monkeypatch.setattr(chat, "example_questions", lambda chunks, limit: builds.append(len(chunks)) or real(chunks, limit))
+    corpus = tmp_path / "corpus"
+    write_samples(corpus, SAMPLES[:2])
+    runtime = Runtime(settings_for(tmp_path, corpus, '[chat]\nbackend = "extractive"\n'))
+    runtime.__dict__["embeddings"] = embedder
+    runtime.ingest()
+    examples = chat.IndexExamples(runtime.store)
+    before = index_choices(runtime, examples)[1]
+    assert index_choices(runtime, examples)[1] == before and len(builds) == 1, "a page load rebuilds nothing"
+
+    write_article(corpus, "ollama-vs-llamacpp.md", """
+        Ollama wraps llama.cpp in a server with a model library; llama.cpp itself is a library and a command line.
+        """, title="Ollama vs llama.cpp for Laptops", url="/guides/ollama-vs-llamacpp", date="2025-10-01", tags=("local-llm",))
+    runtime.ingest()
+    tags, after = index_choices(runtime, examples)
+    new = "How do Ollama and llama.cpp compare for Laptops?"
+    assert new not in before and after[0] == new, "the newest article's question leads, without a restart"
+    assert "local-llm" in tags
+    assert index_choices(runtime, examples)[1] == after and len(builds) == 2, "rebuilt once for the changed index"
 
 
 class _Failing:

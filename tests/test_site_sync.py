@@ -9,8 +9,12 @@ hang, grow too big, or redirect in a loop.
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import json
+import os
 import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -24,8 +28,9 @@ from hubchat.index.store import ChunkStore
 from hubchat.ingest.corpus import parse_html, read_source
 from hubchat.ingest.pipeline import ingest, ingest_lock
 from hubchat.runtime import Runtime
+from hubchat.sync import state as sync_state
 from hubchat.sync.site import sync_site
-from hubchat.sync.state import load_page_states, state_path
+from hubchat.sync.state import articles_dir, load_page_states, save_page_states, state_path
 from tests.conftest_store import ChromaServer
 from tests.helpers import PROJECT, SAMPLES, CountingEmbedder, chroma_records, settings_for, write_article
 from tests.site_server import PageMeta, SiteServer, article_page
@@ -305,8 +310,9 @@ def test_a_sync_state_saved_without_articles_is_completed_by_one_download_and_no
     path = state_path(settings)
     saved = json.loads(path.read_text(encoding="utf-8"))
     for p in saved["pages"]:
-        del p["article"]
+        del p["article_file"]
     path.write_text(json.dumps({**saved, "format": 1}), encoding="utf-8")  # as the sync before articles were kept wrote it
+    shutil.rmtree(articles_dir(path))
     site.clear_seen()
     counting.texts = 0
 
@@ -314,7 +320,7 @@ def test_a_sync_state_saved_without_articles_is_completed_by_one_download_and_no
 
     assert counting.texts == 0 and (upgraded.added, upgraded.updated, upgraded.removed) == ((), (), ())
     assert all(site.requests_to(p)[-1].status == 200 for p in INDEXED), "each page's body was asked for once"
-    assert all(page.article is not None for page in load_page_states(path).values())
+    assert all(page.has_article for page in load_page_states(path).values())
     assert runtime.ingest(rebuild=True).site_pages == tuple(INDEXED)
 
 
@@ -483,6 +489,129 @@ def test_the_sync_state_is_written_atomically_beside_the_index(site: SiteServer,
     whisper = pages[site.url(WHISPER)]
     assert (whisper.article_id, whisper.etag, whisper.last_modified) == (WHISPER, "", WHISPER_DATE)
     assert re.fullmatch(r'"[0-9a-f]{16}"', pages[site.url(CHROMA)].etag)
+
+
+def kept(path: Path) -> dict[str, tuple]:
+    """Per page address, everything its saved state says, its article read from wherever the format keeps it."""
+    return {
+        url: (p.source, p.article_id, p.sha256, p.etag, p.last_modified, p.read_article())
+        for url, p in load_page_states(path).items()
+    }
+
+
+def _format_2(path: Path) -> None:
+    """Rewrite a saved state as format 2 wrote it (state.py at ca624b1): every article inline, no folder."""
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    for p in saved["pages"]:
+        name = p.pop("article_file")
+        p["article"] = json.loads(gzip.decompress((articles_dir(path) / name).read_bytes())) if name else None
+    path.write_text(json.dumps({**saved, "format": 2}, ensure_ascii=False, indent=0), encoding="utf-8")
+    shutil.rmtree(articles_dir(path))
+
+
+def test_the_sync_state_keeps_each_article_once_compressed_and_a_no_change_sync_writes_no_article(
+    site: SiteServer, settings: Settings, store, counting
+):
+    sync_site(settings, store, counting)
+    path = state_path(settings)
+    folder = articles_dir(path)
+    files = {f.name: f.stat() for f in folder.iterdir()}
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["format"] == 3 and len(files) == len(INDEXED) == len(saved["pages"])
+    assert {p["article_file"] for p in saved["pages"]} == set(files)
+    assert '"text"' not in path.read_text(encoding="utf-8"), "the state file itself holds no article text"
+    pages = load_page_states(path)
+    assert all(p.article is None and p.has_article for p in pages.values()), "loading reads no article text"
+    whisper = pages[site.url(WHISPER)].read_article()
+    assert whisper is not None and "speaker" in whisper.text and whisper.source_path == site.url(WHISPER)
+
+    again = sync_site(settings, ChunkStore(settings, counting), counting)
+    assert again.not_modified == len(INDEXED)
+    assert {f.name: (f.stat().st_ino, f.stat().st_mtime_ns) for f in folder.iterdir()} == {
+        n: (st.st_ino, st.st_mtime_ns) for n, st in files.items()
+    }, "unchanged articles are not written again"
+    assert load_page_states(path) == pages
+
+    site.page(WHISPER, sample_page(SAMPLES[1], "\n\nDiarisation labels each turn with its speaker.\n"))
+    edited = sync_site(settings, ChunkStore(settings, counting), counting)
+    assert edited.updated == (WHISPER,)
+    now = {f.name for f in folder.iterdir()}
+    assert len(now) == len(INDEXED) and len(now - set(files)) == 1, "the edited page's new file replaced its old one"
+    assert "Diarisation" in load_page_states(path)[site.url(WHISPER)].read_article().text
+
+
+class _Killed(BaseException):
+    """The process dying mid-save (a BaseException, as KeyboardInterrupt and SystemExit are: no handler catches it)."""
+
+
+@pytest.mark.parametrize("fail_at", ["an article file", "the state file"])
+def test_a_save_interrupted_at_any_write_leaves_the_last_state_whole(
+    site: SiteServer, settings: Settings, store, counting, monkeypatch: pytest.MonkeyPatch, fail_at: str
+):
+    sync_site(settings, store, counting)
+    path = state_path(settings)
+    before = kept(path)
+    edited = {
+        url: dataclasses.replace(p, etag='"edited"', article=dataclasses.replace(p.read_article(), text=p.read_article().text + " Edited."))
+        for url, p in load_page_states(path).items()
+    }
+    real_replace = os.replace
+
+    def crash(src, dst):  # the process dies at this rename: nothing after it happens
+        if (Path(dst) == path) == (fail_at == "the state file"):
+            raise _Killed(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(sync_state.os, "replace", crash)
+    with pytest.raises(_Killed):
+        save_page_states(path, edited.values())
+    monkeypatch.setattr(sync_state.os, "replace", real_replace)
+
+    assert kept(path) == before, "the old state, every article of it readable"
+    save_page_states(path, edited.values())
+    assert kept(path) == {u: (p.source, p.article_id, p.sha256, p.etag, p.last_modified, p.article) for u, p in edited.items()}
+    named = {p["article_file"] for p in json.loads(path.read_text(encoding="utf-8"))["pages"]}
+    assert {f.name for f in articles_dir(path).iterdir()} == named, "what the killed save left is cleared by the next"
+
+
+def test_a_format_2_state_is_read_and_rewritten_as_format_3_and_a_rebuild_keeps_the_site_pages(
+    site: SiteServer, settings: Settings, counting
+):
+    runtime = rebuilding_runtime(settings, counting)
+    runtime.sync()
+    path = state_path(settings)
+    pages = kept(path)
+    _format_2(path)
+    assert all(p.article is not None for p in load_page_states(path).values()), "inline, as format 2 keeps them"
+    assert kept(path) == pages, "format 2 reads as the same states, articles and all"
+    site.clear_seen()
+    counting.texts = 0
+
+    again = runtime.sync()
+
+    assert again.not_modified == len(INDEXED) and counting.texts == 0, "still a no-change sync: nothing downloaded or embedded"
+    assert all(site.requests_to(p)[-1].status == 304 for p in INDEXED)
+    assert json.loads(path.read_text(encoding="utf-8"))["format"] == 3 and kept(path) == pages
+    _format_2(path)  # a rebuild straight after the upgrade, before any sync rewrote the file
+    assert runtime.ingest(rebuild=True).site_pages == tuple(INDEXED)
+    assert sorted(articles_in(runtime.store)) == INDEXED
+
+
+def test_a_missing_article_file_costs_its_page_one_full_request_and_no_embedding(site: SiteServer, settings: Settings, store, counting):
+    sync_site(settings, store, counting)
+    path = state_path(settings)
+    lost = next(p for p in load_page_states(path).values() if p.url == site.url(CHROMA))
+    name = next(p["article_file"] for p in json.loads(path.read_text(encoding="utf-8"))["pages"] if p["url"] == lost.url)
+    (articles_dir(path) / name).unlink()
+    assert not load_page_states(path)[lost.url].has_article
+    site.clear_seen()
+    counting.texts = 0
+
+    again = sync_site(settings, ChunkStore(settings, counting), counting)
+
+    assert (again.added, again.updated, again.removed, counting.texts) == ((), (), (), 0)
+    assert site.requests_to(CHROMA)[-1].status == 200, "its body was asked for once, to read its article again"
+    assert load_page_states(path)[lost.url] == lost
 
 
 def test_hubchat_sync_prints_a_summary_and_fails_when_a_page_failed(site: SiteServer, settings: Settings):

@@ -165,7 +165,8 @@ class IndexSettings(_Section):
         default=True,
         description="Search filtered questions (the widget's article scope, tags, dates) exactly over chunk vectors "
         "held in memory (4 bytes a dimension a chunk: 150 MB at 100k chunks of 384 dimensions, read from Chroma "
-        "once per index version) instead of with Chroma's filtered query, which costs hundreds of ms at 100k chunks.",
+        "once per index version) instead of with Chroma's filtered query, which costs hundreds of ms at 100k chunks; "
+        "score fusion then reads the cosines of lexical-only candidates from the same vectors.",
     )
 
 

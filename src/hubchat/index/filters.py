@@ -71,7 +71,13 @@ class InArticles:
         return {"article_id": {"$in": list(self.article_ids)}}
 
     def mask(self, columns: FilterColumns) -> np.ndarray:
-        return np.isin(columns.articles, list(self.article_ids))
+        keep = np.zeros(columns.size, dtype=bool)
+        for article_id in self.article_ids:
+            keep[columns.article_rows.get(article_id, _NO_ROWS)] = True  # an unknown article matches nothing
+        return keep
+
+
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 def filter_rules(filters: Filters | None) -> list[FilterRule]:
@@ -109,14 +115,30 @@ class FilterColumns:
         self.size = len(chunks)
         self.dates = np.fromiter((date_num(c.date) for c in chunks), dtype=np.int64, count=len(chunks))
         self.articles = np.array([c.article_id for c in chunks], dtype=object)
+        # Each article's rows, so an article filter (the widget's every question) sets a few rows instead of
+        # comparing 100k ids (np.isin over the object column: 1.1 ms at 100k chunks, twice a question).
+        rows: dict[str, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            rows.setdefault(chunk.article_id, []).append(i)
+        self.article_rows = {a: np.array(r, dtype=np.int64) for a, r in rows.items()}
+        self._last: tuple[Filters, np.ndarray] | None = None
         self.tags: dict[str, np.ndarray] = {}
         for i, chunk in enumerate(chunks):
             for tag in chunk.tags:
                 self.tags.setdefault(tag, np.zeros(len(chunks), dtype=bool))[i] = True
 
     def mask(self, filters: Filters) -> np.ndarray:
-        """0/1 (float32) over the chunks: 1 where a chunk passes every rule of `filters`."""
+        """0/1 (float32) over the chunks: 1 where a chunk passes every rule of `filters`.
+
+        The last mask is kept: the dense and the lexical search of one question ask for the same one. (Read-only
+        for callers; one tuple assigned at once, so concurrent questions see a whole pair.)"""
+        last = self._last
+        if last is not None and last[0] == filters:
+            return last[1]
         keep = np.ones(self.size, dtype=bool)
         for rule in filter_rules(filters):
             keep &= rule.mask(self)
-        return keep.astype(np.float32)
+        mask = keep.astype(np.float32)
+        mask.flags.writeable = False
+        self._last = (filters, mask)
+        return mask

@@ -50,6 +50,13 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+@lru_cache(maxsize=256)
+def query_tokens(query: str) -> tuple[str, ...]:
+    """`tokenize` of one question, remembered: the search and the relevance floor both need it, and bm25s builds
+    progress-bar objects on every call (0.3 ms a question, a tenth of a filtered retrieval's own work at 10k)."""
+    return tuple(tokenize([query])[0])
+
+
 def fingerprint(chunk_ids: Iterable[str]) -> str:
     digest = hashlib.sha256()
     for cid in sorted(chunk_ids):
@@ -114,7 +121,7 @@ class LexicalIndex:
         """
         if self._bm25 is None or k <= 0:
             return []
-        tokens = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
+        tokens = [t for t in query_tokens(query) if t in self._bm25.vocab_dict]
         if not tokens:
             return []
         scores = self._bm25.get_scores(tokens)

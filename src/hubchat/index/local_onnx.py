@@ -162,6 +162,11 @@ class LocalOnnxEmbeddings(Embeddings):
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # Idle intra-op threads sleep instead of spinning between operators. Spinning buys little (a MiniLM
+        # operator is long next to a wake-up) and on a shared machine the spinning threads take the cores the
+        # rest of the request needs: with two cores and other work, a question's embedding took 35 ms p50 / 79 ms
+        # p95 spinning and 19 / 49 ms sleeping, using a third less CPU, with bit-identical vectors.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # onnxruntime's warnings about the int8 graph are noise to users

@@ -45,10 +45,28 @@ class VectorMatrix:
         rows = np.flatnonzero(keep)
         if k <= 0 or rows.size == 0:
             return []
-        q = np.asarray(query, dtype=np.float32)
-        q = q / (np.linalg.norm(q) or 1.0)
-        scores = np.take(self.matrix, rows, axis=0) @ q  # a copy of the kept rows only: cheaper than a full product
+        # A copy of the kept rows only: cheaper than a product over every row.
+        scores = _dot(np.take(self.matrix, rows, axis=0), _unit(query))
         k = min(k, rows.size)
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(int(rows[i]), float(scores[i])) for i in best]
+
+    def cosines(self, rows: Sequence[int], query: Sequence[float]) -> np.ndarray:
+        """The cosine of `query` to each of `rows` (float64, for score fusion), from the vectors held here."""
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float64)
+        return _dot(np.take(self.matrix, np.asarray(rows, dtype=np.int64), axis=0), _unit(query)).astype(np.float64)
+
+
+def _unit(query: Sequence[float]) -> np.ndarray:
+    q = np.asarray(query, dtype=np.float32)
+    return q / (np.linalg.norm(q) or 1.0)
+
+
+def _dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """rows @ q by numpy's own single-threaded loop, not BLAS. For one query vector the product is bound by
+    reading the rows, which one thread does as fast; OpenBLAS's worker threads only spin, and on a shared machine
+    they wait for cores: at 100k chunks, copying and scoring 16.7k kept rows took 8-10 ms of CPU through BLAS and
+    3.7 ms this way (scores within 1.2e-7 of BLAS's)."""
+    return np.einsum("ij,j->i", rows, q)

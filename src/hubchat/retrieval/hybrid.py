@@ -18,7 +18,7 @@ import numpy as np
 from hubchat.config import RetrievalSettings
 from hubchat.errors import InputError
 from hubchat.index.embedder import Embedder
-from hubchat.index.lexical import tokenize
+from hubchat.index.lexical import query_tokens
 from hubchat.index.store import ChunkStore
 from hubchat.retrieval.demotion import Demoter, demote
 from hubchat.retrieval.fusion import FUSIONS, cap_per_article, fuse, fuse_scores
@@ -52,8 +52,9 @@ def _ranks(hits: Hits) -> dict[str, tuple[int, float]]:
 class HybridRetriever:
     """Dense plus lexical retrieval over a ChunkStore, fused by weighted score fusion or weighted RRF.
 
-    With score fusion, chunks only the lexical search returned get their cosine read from Chroma, and chunks
-    only the dense search returned count as BM25 0, so every candidate is scored on both scales.
+    With score fusion, chunks only the lexical search returned get their cosine read from Chroma (for a filtered
+    question, from the vectors the exact filtered search holds in memory), and chunks only the dense search
+    returned count as BM25 0, so every candidate is scored on both scales.
 
     Args:
         store: the chunk store (Chroma plus the lexical index); filters are applied inside both searches.
@@ -140,7 +141,7 @@ class HybridRetriever:
         clock.lap("dense")
         lexical_hits = self.store.lexical_search(query, s.lexical_k, filters) if s.lexical_weight > 0 else []
         clock.lap("lexical")
-        fused = self._fused(vector, dense_hits, lexical_hits)
+        fused = self._fused(vector, dense_hits, lexical_hits, filters)
         if self.demoter is not None:  # before the cap: a demoted passage frees its article's slot for a better one
             fused = demote(fused, self.demoter.demoted(vector, [p.chunk.id for p in fused]), s.demotion_factor)
         passages = cap_per_article(fused, s.per_article_cap)[:top_k]
@@ -162,14 +163,14 @@ class HybridRetriever:
             query = query[: limit + 1].rsplit(" ", 1)[0] if " " in query[:limit] else query[:limit]
         return query
 
-    def _fused(self, vector: Sequence[float], dense_hits: Hits, lexical_hits: Hits) -> list[Passage]:
+    def _fused(self, vector: Sequence[float], dense_hits: Hits, lexical_hits: Hits, filters: Filters | None = None) -> list[Passage]:
         """Every candidate of either search as a Passage, best fused score first, with both searches' ranks."""
         chunks: dict[str, Chunk] = {}
         for chunk, _ in (*dense_hits, *lexical_hits):
             chunks.setdefault(chunk.id, chunk)
         dense_ranks, lexical_ranks = _ranks(dense_hits), _ranks(lexical_hits)
         passages = []
-        for cid, score in self._fused_scores(vector, dense_hits, lexical_hits):
+        for cid, score in self._fused_scores(vector, dense_hits, lexical_hits, filters):
             d_rank, d_score = dense_ranks.get(cid, (None, None))
             l_rank, l_score = lexical_ranks.get(cid, (None, None))
             passages.append(
@@ -177,28 +178,22 @@ class HybridRetriever:
             )
         return passages
 
-    def _fused_scores(self, vector: Sequence[float], dense_hits: Hits, lexical_hits: Hits) -> list[tuple[str, float]]:
+    def _fused_scores(
+        self, vector: Sequence[float], dense_hits: Hits, lexical_hits: Hits, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk id, fused score), best first, by the configured fusion method."""
         s = self.settings
         weights = [s.dense_weight, s.lexical_weight]
         if self.fusion == "scores":
             dense_scores = {c.id: score for c, score in dense_hits}
             lexical_only = [cid for cid in dict.fromkeys(c.id for c, _ in lexical_hits) if cid not in dense_scores]
-            dense_scores.update(self._cosines(vector, lexical_only))
+            dense_scores.update(self._cosines(vector, lexical_only, filters))
             return fuse_scores([dense_scores, {c.id: score for c, score in lexical_hits}], weights, [None, 0.0])
         return fuse([[c.id for c, _ in dense_hits], [c.id for c, _ in lexical_hits]], weights, s.rrf_k)
 
-    def _cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
-        """Cosine similarity of the query to chunks the dense search did not return (read from Chroma)."""
-        if not ids:
-            return {}
-        found, matrix = self.store.vectors(ids)
-        if not found:
-            return {}
-        matrix = matrix.astype(np.float64)
-        query = np.asarray(vector, dtype=np.float64)
-        norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
-        return dict(zip(found, (matrix @ query / np.clip(norms, 1e-12, None)).tolist()))
+    def _cosines(self, vector: Sequence[float], ids: Sequence[str], filters: Filters | None = None) -> dict[str, float]:
+        """Cosine similarity of the query to chunks the dense search did not return (see `ChunkStore.cosines`)."""
+        return self.store.cosines(vector, ids, filters)
 
     # ---- the relevance floor -----------------------------------------------------------------------------
 
@@ -216,7 +211,7 @@ class HybridRetriever:
         never mentions stays low however common its other words are.
         """
         index = self.store.lexical
-        terms = list(dict.fromkeys(tokenize([query])[0]))
+        terms = list(dict.fromkeys(query_tokens(query)))
         if not terms or not candidates or len(index) == 0:
             return 0.0
         df = index.document_frequencies(terms).astype(np.float64)

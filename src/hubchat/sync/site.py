@@ -51,7 +51,7 @@ class _Page:
     fetched: Fetched
     article: Article | None = None  # parsed from a new or changed body
     unchanged: bool = False
-    reread: Article | None = None  # an unchanged body's article, read for a state saved without it (format 1)
+    reread: Article | None = None  # an unchanged body's article, read for a state kept without it (format 1, a lost file)
     failure: str = ""
 
 
@@ -219,7 +219,7 @@ def _fetch_all(fetcher: Fetcher, listed: dict[str, str], held, settings: Setting
         for url, source in listed.items():
             page = held(url)
             # A state saved without its article asks for the body once (unchanged, it is read, not embedded).
-            validators = Validators(page.etag, page.last_modified) if page and page.article is not None else None
+            validators = Validators(page.etag, page.last_modified) if page and page.has_article else None
             futures[pool.submit(fetcher.fetch, url, validators)] = (url, source, page)
         for done, future in enumerate(as_completed(futures), 1):
             url, source, page = futures[future]
@@ -241,7 +241,7 @@ def _read(url: str, source: str, got: Fetched, page: PageState | None) -> _Page:
     body, got = got.body, dataclasses.replace(got, body=b"")  # only the article is kept, not a thousand pages' bytes
     sha = hashlib.sha256(body).hexdigest()
     unchanged = page is not None and page.sha256 == sha
-    if unchanged and page.article is not None:
+    if unchanged and page.has_article:
         return _Page(url, source, got, unchanged=True)
     kind = got.content_type.split(";", 1)[0].strip().lower()
     if kind and kind not in HTML_TYPES:
@@ -282,8 +282,9 @@ def _next_states(
             out.append(PageState(p.url, p.source, p.article.id, p.article.source_hash, v.etag, v.last_modified, p.article))
         elif p.unchanged and old is not None:
             v = p.fetched.validators
+            kept = old if p.reread is None else dataclasses.replace(old, article=p.reread, article_file=None)
             out.append(dataclasses.replace(
-                old, source=p.source, etag=v.etag or old.etag, last_modified=v.last_modified or old.last_modified, article=p.reread or old.article,
+                kept, source=p.source, etag=v.etag or old.etag, last_modified=v.last_modified or old.last_modified,
             ))
         elif old is not None:
             out.append(old)  # failed (or skipped as a duplicate): the last good state stands

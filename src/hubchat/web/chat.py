@@ -135,6 +135,33 @@ def example_questions(chunks: Sequence[Chunk], limit: int = EXAMPLE_COUNT) -> li
     return picked
 
 
+class IndexExamples:
+    """The example questions of the index as it is now, for the chat page to offer on each load.
+
+    Rebuilt only when the store's lexical index is a different object, which is exactly when the index changed:
+    the store replaces it after a sync, a folder ingest or another process's ingest (followed through `refresh`,
+    which compares the index fingerprint), and never otherwise. So a page load costs an identity check, not a
+    pass over every chunk, and the examples never lag an ingest (as the tag list, `ChunkStore.tags`, does not).
+
+    Args:
+        store: the ChunkStore the chat answers from (read through its `lexical` property).
+        limit: how many questions at most.
+    """
+
+    def __init__(self, store, limit: int = EXAMPLE_COUNT):
+        self.store = store
+        self.limit = limit
+        self._cached: tuple[object, list[str]] | None = None
+
+    def __call__(self) -> list[str]:
+        lexical = self.store.lexical
+        cached = self._cached
+        if cached is None or cached[0] is not lexical:
+            # One tuple assigned at once: concurrent page loads see the old pair or the new one, never a mix.
+            cached = self._cached = (lexical, example_questions(lexical.chunks, self.limit))
+        return list(cached[1])
+
+
 # ---- the answering -------------------------------------------------------------------------------------------
 
 

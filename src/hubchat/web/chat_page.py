@@ -15,7 +15,7 @@ from hubchat.web.chat import (
     ANSWER_CONCURRENCY_ID,
     ChatApp,
     Conversation,
-    example_questions,
+    IndexExamples,
     new_conversation,
 )
 
@@ -66,7 +66,7 @@ def _layout(examples: list[str], tags: list[str]) -> ChatPage:
                 buttons=[],
                 layout="bubble",
                 placeholder=A.CHAT_PLACEHOLDER_MD,
-                examples=[{"text": q} for q in examples] or None,
+                examples=_example_messages(examples),
             )
             status = gr.HTML(R.status_html(""), elem_id="hc-status", js_on_load=None)
             with gr.Row(elem_id="hc-ask-row"):
@@ -165,18 +165,30 @@ def _wire_feedback(page: ChatPage, records: Records) -> None:
         trigger(add_comment, [page.feedback_id, page.comment], [page.comment, page.comment_row], **QUICK)
 
 
-def _wire_tag_choices(chat: gr.Blocks, page: ChatPage, runtime) -> None:
-    """Each page load offers the tags the index holds now: a background sync or folder ingest (or another
-    process's ingest, followed through `refresh`) may have added articles with new tags since the app started."""
+def _example_messages(questions: list[str]) -> list[dict] | None:
+    return [{"text": q} for q in questions] or None
 
-    def current_tags():
-        try:
-            runtime.store.refresh()  # a cheap check, at most every index.refresh_s
-        except BackendError as exc:  # the page still opens, offering the tags as last read
-            log.warning("could not check the index for changes on a page load: %s", exc)
-        return gr.update(choices=runtime.store.tags())
 
-    chat.load(current_tags, None, [page.tag_filter], **QUICK)
+def index_choices(runtime, examples: IndexExamples) -> tuple[list[str], list[str]]:
+    """The tags and example questions of the index as it is now (after a cheap check for another process's
+    ingest): what each page load offers."""
+    try:
+        runtime.store.refresh()  # a cheap check, at most every index.refresh_s
+    except BackendError as exc:  # the page still opens, offering what was last read
+        log.warning("could not check the index for changes on a page load: %s", exc)
+    return runtime.store.tags(), examples()
+
+
+def _wire_index_choices(chat: gr.Blocks, page: ChatPage, runtime, examples: IndexExamples) -> None:
+    """Each page load offers the tags and example questions the index holds now: a background sync or folder
+    ingest (or another process's ingest, followed through `refresh`) may have added articles since the app started.
+    Both are cached per lexical index, so a load rebuilds nothing unless the index changed."""
+
+    def current_choices():
+        tags, questions = index_choices(runtime, examples)
+        return gr.update(choices=tags), gr.update(examples=_example_messages(questions))
+
+    chat.load(current_choices, None, [page.tag_filter, page.chatbot], **QUICK)
 
 
 def build_chat(runtime, records: Records) -> gr.Blocks:
@@ -186,11 +198,12 @@ def build_chat(runtime, records: Records) -> gr.Blocks:
     age = runtime.settings.ui.export_max_age_s
     # Gradio keeps its own copy of every exported file: checked every min(age, 10 min), deleted once older than age.
     with gr.Blocks(title="hubchat", analytics_enabled=False, delete_cache=(min(age, 600), age)) as chat:
-        page = _layout(example_questions(runtime.store.lexical.chunks), runtime.store.tags())
+        examples = IndexExamples(runtime.store)
+        page = _layout(examples(), runtime.store.tags())
         _wire_answering(page, app, limit)
         _wire_reset(page)
         _wire_feedback(page, records)
-        _wire_tag_choices(chat, page, runtime)
+        _wire_index_choices(chat, page, runtime, examples)
         gr.api(app.ask_api, api_name="ask", concurrency_limit=limit, concurrency_id=ANSWER_CONCURRENCY_ID)
         gr.api(app.feedback_api, api_name="feedback", concurrency_limit=None)
     return chat
