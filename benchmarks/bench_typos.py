@@ -78,6 +78,10 @@ def measure(runtime: Runtime) -> dict[str, dict[str, list[bool]]]:
     return out
 
 
+def _share(values: list[bool]) -> str:
+    return f"{sum(values)}/{len(values)}"
+
+
 def table(figures: dict[str, dict[str, list[bool]]]) -> str:
     lines = [
         "| questions | version | n | correction off: clears floor | top passage gold | correction on: clears floor | top passage gold |",
@@ -89,12 +93,8 @@ def table(figures: dict[str, dict[str, list[bool]]]) -> str:
             if off is None or on is None:
                 continue
             n = len(off["floor"])
-
-            def share(values: list[bool]) -> str:
-                return f"{sum(values)}/{n}"
-
-            top = (share(off["top"]), share(on["top"])) if kind == "answerable" else ("–", "–")
-            lines.append(f"| {kind} | {version} | {n} | {share(off['floor'])} | {top[0]} | {share(on['floor'])} | {top[1]} |")
+            top = (_share(off["top"]), _share(on["top"])) if kind == "answerable" else ("–", "–")
+            lines.append(f"| {kind} | {version} | {n} | {_share(off['floor'])} | {top[0]} | {_share(on['floor'])} | {top[1]} |")
     return "\n".join(lines)
 
 
