@@ -229,9 +229,13 @@ def after_storage_failure(settings: Settings, live: ChunkStore, store: ChunkStor
     try:
         if rebuild:  # give the half-built generation's space back; the live one was never touched
             live.pointer.clear(store.generation, Path(settings.index.dir))
-        else:  # whole articles may have been written before the failure: every process reloads to match Chroma
+        else:  # whole articles may have been written before the failure: the lexical index follows Chroma
             live.sync_lexical()
-            live.announce_change()
+            # Other processes are told to reload too, but not through an embedded Chroma: there the announcement
+            # is a write to the very folder that refused the ingest, which fails, or (seen on a full tmpfs) leaves
+            # Chroma waiting without end, so the command never says what happened. They reload on the next ingest.
+            if settings.store.mode != "embedded":
+                live.announce_change()
     except Exception as exc:
         log.warning("could not tidy up after the failed ingest (%s); the next ingest does", exc)
 
