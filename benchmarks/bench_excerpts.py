@@ -19,25 +19,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_gold_retrieval import load_gold  # noqa: E402  (run as a script from the repository root)
+from benchmarks.corpus_runtime import corpus_runtime, short_commit  # noqa: E402
 from benchmarks.machine import machine_info  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
 from hubchat.answer.excerpts import select_excerpts  # noqa: E402
-from hubchat.config import Settings  # noqa: E402
 from hubchat.eval.answer_metrics import normalize_answer  # noqa: E402
 from hubchat.index.tokens import count_tokens_batch  # noqa: E402
 from hubchat.retrieval.condense import condense_heuristic  # noqa: E402
 from hubchat.runtime import Runtime  # noqa: E402
 from hubchat.types import Turn  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SECTION = "Prompt budget: key facts in the prompt"
 
 
@@ -91,15 +88,9 @@ def main() -> None:
     parser.add_argument("--write-results", action="store_true", help="replace this benchmark's RESULTS.md section")
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            corpus={"path": REPO_ROOT / "corpus"}, index={"dir": Path(tmp) / "index"},
-            ui={"db_path": Path(tmp) / "records.sqlite"}, chat={"backend": "extractive"},
-        )
-        runtime = Runtime(settings)
-        runtime.ingest()
+    with corpus_runtime() as runtime:
         figures = measure(runtime, budgets)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
+    commit = short_commit()
     body = "\n".join([
         f"- command: `python benchmarks/bench_excerpts.py --budgets {args.budgets}`",
         f"- commit: {commit}",

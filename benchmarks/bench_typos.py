@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_gold_retrieval import load_gold, supporting_articles  # noqa: E402  (run as a script)
+from benchmarks.corpus_runtime import corpus_runtime, short_commit  # noqa: E402
 from benchmarks.machine import machine_info  # noqa: E402
 from benchmarks.results import write_section  # noqa: E402
-from hubchat.config import Settings  # noqa: E402
 from hubchat.retrieval.hybrid import HybridRetriever  # noqa: E402
 from hubchat.runtime import Runtime  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SECTION = "Misspelt questions"
 _WORD = re.compile(r"(?<!\w)[a-z]{6,}(?!\w)")
 
@@ -102,15 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-results", action="store_true", help="replace this benchmark's RESULTS.md section")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            corpus={"path": REPO_ROOT / "corpus"}, index={"dir": Path(tmp) / "index"},
-            ui={"db_path": Path(tmp) / "records.sqlite"}, chat={"backend": "extractive"},
-        )
-        runtime = Runtime(settings)
-        runtime.ingest()
+    with corpus_runtime() as runtime:
         figures = measure(runtime)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
+    commit = short_commit()
     body = "\n".join([
         "- command: `python benchmarks/bench_typos.py`",
         f"- commit: {commit}",
